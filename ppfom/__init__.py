@@ -1,0 +1,14 @@
+"""ppfom: the First Order Motion Model in PaddlePaddle.
+
+Frames at the edges of the package (files, the predictor's inputs and
+outputs) are HxWx3 uint8 RGB; inside, networks see NCHW float32 in [0, 1]
+(see :mod:`ppfom.frames`).
+"""
+from .errors import PpfomError
+from .modules import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator
+from .motion_transfer import normalize_kp
+
+__version__ = "0.1.0"
+
+__all__ = ["KPDetector", "MultiScaleDiscriminator", "OcclusionAwareGenerator", "PpfomError",
+           "normalize_kp", "__version__"]

@@ -1,0 +1,164 @@
+"""OcclusionAwareGenerator: warps the source's features by the dense motion and decodes a frame.
+
+The work splits into :meth:`encode` (once per source image, about a fifth of the
+cost) and :meth:`animate` (per driving frame); ``forward`` runs both, as
+PaddleGAN's generator does.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
+from .dense_motion import DenseMotionNetwork
+from .geometry import make_coordinate_grid, resize_bilinear
+
+BORDER = 5  # pixels at the frame edge that the inference fix keeps from the source
+
+
+def border_weights(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights for PaddleGAN's ``inference=True`` border fix, as (H, W) float32 arrays.
+
+    The flow is faded to the identity near the edges (a blurred box), and the
+    occlusion map is forced to 1 on a 5-pixel frame: both hide the smeared
+    borders the warp otherwise produces.
+    """
+    box = np.zeros((h, w), np.float32)
+    box[BORDER:h - BORDER, BORDER:w - BORDER] = 1.0
+    flow = cv2.GaussianBlur(box, (9, 9), 0.0, borderType=cv2.BORDER_ISOLATED)
+    return flow.astype(np.float32), box
+
+
+def _mobile_final(channels: int, out: int) -> nn.Layer:
+    attr = nn.initializer.KaimingUniform()
+    return nn.Sequential(
+        nn.Conv2D(channels, channels, 3, padding=1, weight_attr=attr), nn.ReLU(),
+        nn.Conv2D(channels, channels, 3, padding=1, weight_attr=attr), nn.ReLU(),
+        nn.Conv2D(channels, out, 3, padding=1, weight_attr=attr),
+    )
+
+
+class OcclusionAwareGenerator(nn.Layer):
+    """Arguments are PaddleGAN's ``generator_cfg`` keys plus ``common_params``.
+
+    ``inference=True`` enables PaddleGAN's border fix (used by its predictor,
+    not in training).
+    """
+
+    def __init__(self, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
+                 num_down_blocks: int, num_bottleneck_blocks: int,
+                 estimate_occlusion_map: bool = False, dense_motion_params: dict | None = None,
+                 estimate_jacobian: bool = False, inference: bool = False, mobile_net: bool = False):
+        super().__init__()
+        if dense_motion_params is not None:
+            self.dense_motion_network = DenseMotionNetwork(
+                num_kp=num_kp, num_channels=num_channels,
+                estimate_occlusion_map=estimate_occlusion_map, mobile_net=mobile_net,
+                **dense_motion_params)
+        else:
+            self.dense_motion_network = None
+
+        if mobile_net:
+            self.first = nn.Sequential(
+                SameBlock2d(num_channels, num_channels, 3, 1, mobile_net=True),
+                SameBlock2d(num_channels, num_channels, 3, 1, mobile_net=True),
+                SameBlock2d(num_channels, block_expansion, 3, 1, mobile_net=True))
+        else:
+            self.first = SameBlock2d(num_channels, block_expansion, 7, 3)
+
+        def width(level: int) -> int:
+            return min(max_features, block_expansion * (2 ** level))
+
+        self.down_blocks = nn.LayerList([
+            DownBlock2d(width(i), width(i + 1), mobile_net=mobile_net) for i in range(num_down_blocks)])
+        self.up_blocks = nn.LayerList([
+            UpBlock2d(width(num_down_blocks - i), width(num_down_blocks - i - 1), mobile_net=mobile_net)
+            for i in range(num_down_blocks)])
+        self.bottleneck = nn.Sequential()
+        for i in range(num_bottleneck_blocks):
+            self.bottleneck.add_sublayer(f"r{i}", ResBlock2d(width(num_down_blocks), 3, 1, mobile_net=mobile_net))
+        if mobile_net:
+            self.final = _mobile_final(block_expansion, num_channels)
+        else:
+            self.final = nn.Conv2D(block_expansion, num_channels, 7, padding=3)
+
+        self.estimate_occlusion_map = estimate_occlusion_map
+        self.num_channels = num_channels
+        self.inference = inference
+        self.mobile_net = mobile_net
+        self._border_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _border(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        if (h, w) not in self._border_cache:
+            self._border_cache[(h, w)] = border_weights(h, w)
+        return self._border_cache[(h, w)]
+
+    def deform_input(self, inp: paddle.Tensor, deformation: paddle.Tensor) -> paddle.Tensor:
+        """Backward-warp ``inp`` (B, C, H, W) by a flow (B, h, w, 2) resized to H x W."""
+        _, h_old, w_old, _ = deformation.shape
+        _, _, h, w = inp.shape
+        if (h_old, w_old) != (h, w):
+            deformation = resize_bilinear(deformation.transpose([0, 3, 1, 2]), (h, w)).transpose([0, 2, 3, 1])
+        if self.inference:
+            fade = paddle.to_tensor(self._border(h, w)[0]).reshape([1, h, w, 1])
+            identity = make_coordinate_grid((h, w), inp.dtype).reshape([1, h, w, 2])
+            deformation = fade * deformation + (1 - fade) * identity
+        return F.grid_sample(inp, deformation, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+    def encode(self, source_image: paddle.Tensor) -> paddle.Tensor:
+        """Source features before warping; independent of the driving frame."""
+        out = self.first(source_image)
+        for block in self.down_blocks:
+            out = block(out)
+        return out
+
+    def decode(self, features: paddle.Tensor) -> paddle.Tensor:
+        out = self.bottleneck(features)
+        for block in self.up_blocks:
+            out = block(out)
+        return F.sigmoid(self.final(out))
+
+    def _occlude(self, features: paddle.Tensor, occlusion_map: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
+        h, w = features.shape[2:]
+        if tuple(occlusion_map.shape[2:]) != (h, w):
+            occlusion_map = resize_bilinear(occlusion_map, (h, w))
+        if self.inference and not self.mobile_net:
+            keep = paddle.to_tensor(self._border(h, w)[1]).reshape([1, 1, h, w])
+            occlusion_map = occlusion_map * keep + (1 - keep)
+        return features * occlusion_map, occlusion_map
+
+    def animate(self, source_image: paddle.Tensor, source_features: paddle.Tensor, kp_driving: dict,
+                kp_source: dict, source_down: paddle.Tensor | None = None,
+                full_output: bool = True) -> dict[str, paddle.Tensor]:
+        """The per-frame part. ``source_down`` is the dense-motion-resolution source, if cached.
+
+        ``full_output=False`` skips the warped source image (``deformed``), which
+        only visualisation and training need.
+        """
+        b = kp_driving["value"].shape[0]
+        if source_features.shape[0] != b:
+            source_features = source_features.expand([b] + list(source_features.shape[1:]))
+        out = source_features
+        output = {}
+        if self.dense_motion_network is not None:
+            motion_source = source_image if source_down is None else source_down
+            motion = self.dense_motion_network(motion_source, kp_driving, kp_source,
+                                               downsampled=source_down is not None)
+            output["mask"] = motion["mask"]
+            output["sparse_deformed"] = motion["sparse_deformed"]
+            deformation = motion["deformation"]
+            out = self.deform_input(out, deformation)
+            if "occlusion_map" in motion:
+                out, output["occlusion_map"] = self._occlude(out, motion["occlusion_map"])
+            if full_output:
+                if source_image.shape[0] != b:
+                    source_image = source_image.expand([b] + list(source_image.shape[1:]))
+                output["deformed"] = self.deform_input(source_image, deformation)
+        output["prediction"] = self.decode(out)
+        return output
+
+    def forward(self, source_image: paddle.Tensor, kp_driving: dict, kp_source: dict) -> dict[str, paddle.Tensor]:
+        return self.animate(source_image, self.encode(source_image), kp_driving, kp_source)
