@@ -10,5 +10,11 @@ from .motion_transfer import normalize_kp
 
 __version__ = "0.1.0"
 
-__all__ = ["KPDetector", "MultiScaleDiscriminator", "OcclusionAwareGenerator", "PpfomError",
-           "normalize_kp", "__version__"]
+__all__ = [
+           "KPDetector",
+           "MultiScaleDiscriminator",
+           "OcclusionAwareGenerator",
+           "PpfomError",
+           "__version__",
+           "normalize_kp",
+]

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from .geometry import upsample_nearest_2x
 
@@ -212,7 +212,7 @@ class AntiAliasInterpolation2d(nn.Layer):
         self.groups = channels
         self.scale = scale
         self.padding = kernel.shape[-1] // 2
-        self.step = int(round(1 / scale))
+        self.step = round(1 / scale)
         if not math.isclose(1 / scale, self.step):
             raise ValueError(f"scale {scale} must be 1/n for an integer n")
 

@@ -7,8 +7,8 @@ reduction reaches an exported graph.
 from __future__ import annotations
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from .blocks import AntiAliasInterpolation2d, Hourglass
 from .geometry import inverse_2x2, kp2gaussian, make_coordinate_grid

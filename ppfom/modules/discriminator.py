@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from .geometry import kp2gaussian
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
+from paddle import nn
 
 from .blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 from .dense_motion import DenseMotionNetwork
