@@ -7,14 +7,16 @@ outputs) are HxWx3 uint8 RGB; inside, networks see NCHW float32 in [0, 1]
 from .errors import PpfomError
 from .modules import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator
 from .motion_transfer import normalize_kp
+from .predictor import FirstOrderPredictor
 
 __version__ = "0.1.0"
 
 __all__ = [
-           "KPDetector",
-           "MultiScaleDiscriminator",
-           "OcclusionAwareGenerator",
-           "PpfomError",
-           "__version__",
-           "normalize_kp",
+    "FirstOrderPredictor",
+    "KPDetector",
+    "MultiScaleDiscriminator",
+    "OcclusionAwareGenerator",
+    "PpfomError",
+    "__version__",
+    "normalize_kp",
 ]

@@ -1,0 +1,61 @@
+"""Animation of one source image by a stream of driving frames.
+
+Everything that depends only on the source (its keypoints, the generator's
+encoding, its downsampled copy for the motion network) is computed once in
+:meth:`Animator.set_source`; each driving batch then costs one keypoint pass
+and the generator's per-frame part.
+"""
+from __future__ import annotations
+
+import paddle
+
+from .modules import KPDetector, OcclusionAwareGenerator
+from .motion_transfer import movement_scale, normalize_kp
+
+
+class Animator:
+    """Stateful per video: the first driving frame seen is the reference of relative motion."""
+
+    def __init__(self, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
+                 relative: bool = True, adapt_scale: bool = True):
+        self.kp_detector = kp_detector
+        self.generator = generator
+        self.relative = relative
+        self.adapt_scale = adapt_scale
+        self._source = None
+
+    @paddle.no_grad()
+    def set_source(self, source: paddle.Tensor) -> None:
+        """``source`` is (1, 3, H, W) float32 in [0, 1]; resets the driving reference."""
+        motion = self.generator.dense_motion_network
+        self._source = {
+            "image": source,
+            "kp": self.kp_detector(source),
+            "features": self.generator.encode(source),
+            "down": motion.downsample(source) if motion is not None else None,
+        }
+        self._initial = None
+        self._scale = 1.0
+
+    def reset_driving(self) -> None:
+        """Make the next batch's first frame the new reference (e.g. when playing backwards)."""
+        self._initial = None
+
+    @paddle.no_grad()
+    def __call__(self, driving: paddle.Tensor) -> paddle.Tensor:
+        """Driving frames (N, 3, H, W) -> predicted frames (N, 3, H, W), float32 in [0, 1]."""
+        if self._source is None:
+            raise RuntimeError("set_source() must be called before animating")
+        src = self._source
+        kp_driving = self.kp_detector(driving)
+        if self._initial is None:
+            self._initial = {k: v[:1] for k, v in kp_driving.items()}
+            if self.adapt_scale and self.relative:
+                self._scale = movement_scale(src["kp"], self._initial)
+        kp_norm = normalize_kp(src["kp"], kp_driving, self._initial,
+                               use_relative_movement=self.relative,
+                               use_relative_jacobian=self.relative,
+                               adapt_movement_scale=self._scale)
+        out = self.generator.animate(src["image"], src["features"], kp_norm, src["kp"],
+                                     source_down=src["down"], full_output=False)
+        return out["prediction"]

@@ -1,0 +1,67 @@
+"""The demo's command line: PaddleGAN's flags and defaults, one-line errors.
+
+``applications/tools/first-order-demo.py`` is a thin wrapper over :func:`main`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import PpfomError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="first-order-demo.py",
+        description="Animate the face in a photo with the motion of a driving video (First Order Motion Model).")
+    p.add_argument("--config", default=None, help="model config YAML (default: the released model's)")
+    p.add_argument("--weight_path", default=None,
+                   help="checkpoint .pdparams (default: download PaddleGAN's published weights)")
+    p.add_argument("--source_image", required=True, help="photo to animate")
+    p.add_argument("--driving_video", required=True, help="video whose motion drives the photo")
+    p.add_argument("--output", default="output", help="output folder")
+    p.add_argument("--filename", default="result.mp4", help="output file name")
+    p.add_argument("--relative", action="store_true",
+                   help="transfer relative keypoint motion (recommended); default: absolute positions")
+    p.add_argument("--adapt_scale", action="store_true",
+                   help="scale the motion by the keypoints' convex-hull size ratio")
+    p.add_argument("--find_best_frame", action="store_true",
+                   help="start from the driving frame most like the source")
+    p.add_argument("--best_frame", type=int, default=None, help="start from this driving frame")
+    p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
+    p.add_argument("--ratio", type=float, default=0.4,
+                   help="size of the pasted-back face region relative to its crop (0.4-0.5)")
+    p.add_argument("--face_detector", default=None, help="face detector")
+    p.add_argument("--multi_person", action="store_true", help="animate every face in the photo")
+    p.add_argument("--image_size", type=int, default=256, help="model resolution: 256 or 512")
+    p.add_argument("--batch_size", type=int, default=1, help="driving frames per network call")
+    p.add_argument("--face_enhancement", action="store_true", help="sharpen animated faces (GPEN)")
+    p.add_argument("--mobile_net", action="store_true", help="use the compressed mobile model")
+    return p
+
+
+def run(args: argparse.Namespace) -> str:
+    from .predictor import FirstOrderPredictor, set_device
+
+    set_device(args.cpu)
+    predictor = FirstOrderPredictor(
+        output=args.output, weight_path=args.weight_path, config=args.config,
+        relative=args.relative, adapt_scale=args.adapt_scale, find_best_frame=args.find_best_frame,
+        best_frame=args.best_frame, ratio=args.ratio, filename=args.filename,
+        face_detector=args.face_detector, multi_person=args.multi_person, image_size=args.image_size,
+        face_enhancement=args.face_enhancement, batch_size=args.batch_size, mobile_net=args.mobile_net)
+    return predictor.run(args.source_image, args.driving_video)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        path = run(args)
+    except PpfomError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: no output was written", file=sys.stderr)
+        return 130
+    print(f"wrote {path}")
+    return 0

