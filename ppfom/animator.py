@@ -7,6 +7,7 @@ and the generator's per-frame part.
 """
 from __future__ import annotations
 
+import numpy as np
 import paddle
 
 from .modules import KPDetector, OcclusionAwareGenerator
@@ -14,7 +15,12 @@ from .motion_transfer import movement_scale, normalize_kp
 
 
 class Animator:
-    """Stateful per video: the first driving frame seen is the reference of relative motion."""
+    """Stateful per video: the first driving frame seen is the reference of relative motion.
+
+    The interface every backend keeps (dygraph here; exported models elsewhere):
+    ``set_source(NCHW float32)``, ``reset_driving()``, ``__call__(NCHW) -> NCHW``,
+    numpy arrays in [0, 1] in and out.
+    """
 
     def __init__(self, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
                  relative: bool = True, adapt_scale: bool = True):
@@ -25,8 +31,9 @@ class Animator:
         self._source = None
 
     @paddle.no_grad()
-    def set_source(self, source: paddle.Tensor) -> None:
+    def set_source(self, source: np.ndarray) -> None:
         """``source`` is (1, 3, H, W) float32 in [0, 1]; resets the driving reference."""
+        source = paddle.to_tensor(source)
         motion = self.generator.dense_motion_network
         self._source = {
             "image": source,
@@ -42,12 +49,12 @@ class Animator:
         self._initial = None
 
     @paddle.no_grad()
-    def __call__(self, driving: paddle.Tensor) -> paddle.Tensor:
+    def __call__(self, driving: np.ndarray) -> np.ndarray:
         """Driving frames (N, 3, H, W) -> predicted frames (N, 3, H, W), float32 in [0, 1]."""
         if self._source is None:
             raise RuntimeError("set_source() must be called before animating")
         src = self._source
-        kp_driving = self.kp_detector(driving)
+        kp_driving = self.kp_detector(paddle.to_tensor(driving))
         if self._initial is None:
             self._initial = {k: v[:1] for k, v in kp_driving.items()}
             if self.adapt_scale and self.relative:
@@ -58,4 +65,15 @@ class Animator:
                                adapt_movement_scale=self._scale)
         out = self.generator.animate(src["image"], src["features"], kp_norm, src["kp"],
                                      source_down=src["down"], full_output=False)
-        return out["prediction"]
+        return out["prediction"].numpy()
+
+
+BACKENDS = ("dygraph",)
+
+
+def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
+                    relative: bool, adapt_scale: bool) -> Animator:
+    """The animator of a backend name (``--backend``); dygraph runs the Paddle layers directly."""
+    if backend == "dygraph":
+        return Animator(kp_detector, generator, relative, adapt_scale)
+    raise ValueError(f"unknown backend {backend!r}")

@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch_size", type=int, default=1, help="driving frames per network call")
     p.add_argument("--face_enhancement", action="store_true", help="sharpen animated faces (GPEN)")
     p.add_argument("--mobile_net", action="store_true", help="use the compressed mobile model")
+    p.add_argument("--backend", default="dygraph", help="how the networks run: dygraph")
     return p
 
 
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> str:
         relative=args.relative, adapt_scale=args.adapt_scale, find_best_frame=args.find_best_frame,
         best_frame=args.best_frame, ratio=args.ratio, filename=args.filename,
         face_detector=args.face_detector, multi_person=args.multi_person, image_size=args.image_size,
-        face_enhancement=args.face_enhancement, batch_size=args.batch_size, mobile_net=args.mobile_net)
+        face_enhancement=args.face_enhancement, batch_size=args.batch_size, mobile_net=args.mobile_net,
+        backend=args.backend)
     return predictor.run(args.source_image, args.driving_video)
 
 

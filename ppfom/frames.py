@@ -20,12 +20,16 @@ def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def to_tensor(frames: np.ndarray) -> paddle.Tensor:
-    """uint8 (N, H, W, 3) or (H, W, 3) -> float32 NCHW in [0, 1]."""
+def to_nchw(frames: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, 3) or (H, W, 3) -> float32 NCHW in [0, 1] (numpy, for any backend)."""
     if frames.ndim == 3:
         frames = frames[None]
-    array = np.ascontiguousarray(frames.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
-    return paddle.to_tensor(array)
+    return np.ascontiguousarray(frames.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
+
+
+def to_tensor(frames: np.ndarray) -> paddle.Tensor:
+    """uint8 (N, H, W, 3) or (H, W, 3) -> float32 NCHW paddle tensor in [0, 1]."""
+    return paddle.to_tensor(to_nchw(frames))
 
 
 def to_uint8(images: paddle.Tensor | np.ndarray) -> np.ndarray:

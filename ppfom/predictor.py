@@ -15,7 +15,7 @@ import paddle
 from tqdm import tqdm
 
 from . import frames
-from .animator import Animator
+from .animator import BACKENDS, Animator, create_animator
 from .checkpoint import PUBLISHED_WEIGHTS, download, load_state, read_checkpoint
 from .config import RELEASED, build_generator, build_kp_detector, config_dir, load_config, released_model
 from .errors import PpfomError
@@ -44,7 +44,7 @@ class FirstOrderPredictor:
                  find_best_frame: bool = False, best_frame: int | None = None, ratio: float = 1.0,
                  filename: str = "result.mp4", face_detector: str | None = None,
                  multi_person: bool = False, image_size: int = 256, face_enhancement: bool = False,
-                 batch_size: int = 1, mobile_net: bool = False):
+                 batch_size: int = 1, mobile_net: bool = False, backend: str = "dygraph"):
         _check_pending(find_best_frame, best_frame, face_detector, multi_person, face_enhancement)
         if int(batch_size) < 1:
             raise PpfomError(f"--batch_size {batch_size} must be at least 1")
@@ -58,6 +58,9 @@ class FirstOrderPredictor:
         self.image_size = int(image_size)
         self.batch_size = int(batch_size)
         self.mobile_net = mobile_net
+        if backend not in BACKENDS:
+            raise PpfomError(f"--backend {backend} is not one of {', '.join(BACKENDS)}")
+        self.backend = backend
         self.cfg = self._config(config)
         self.weight_path = weight_path or self._published_weights()
         self.kp_detector, self.generator = self._networks()
@@ -87,8 +90,9 @@ class FirstOrderPredictor:
         """Animate ``source_image`` with ``driving_video``; returns the written video's path."""
         source = read_image(source_image)
         crop = frames.resize(source, (self.image_size, self.image_size))
-        animator = Animator(self.kp_detector, self.generator, self.relative, self.adapt_scale)
-        animator.set_source(frames.to_tensor(crop))
+        animator = create_animator(self.backend, self.kp_detector, self.generator, self.relative,
+                                   self.adapt_scale)
+        animator.set_source(frames.to_nchw(crop))
         with VideoReader(driving_video) as reader, \
                 VideoWriter(self.output_path, reader.fps, audio_from=driving_video) as writer:
             for batch in _progress(reader, self.batch_size):
@@ -100,7 +104,7 @@ class FirstOrderPredictor:
         """Driving frames (N, H, W, 3) uint8 -> animated crops (N, S, S, 3) uint8."""
         size = (self.image_size, self.image_size)
         driving = np.stack([frames.resize(frame, size) for frame in batch])
-        return frames.to_uint8(animator(frames.to_tensor(driving)))
+        return frames.to_uint8(animator(frames.to_nchw(driving)))
 
 
 def paste_back(source: np.ndarray, animated: np.ndarray) -> np.ndarray:

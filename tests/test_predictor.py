@@ -74,7 +74,7 @@ def test_batches_give_the_same_frames_as_paddlegan_one_shot(config_file, param_m
     driving = moving_square_frames(5, (64, 64))
     from ppfom.animator import Animator
     animator = Animator(pred.kp_detector, pred.generator, relative=True, adapt_scale=True)
-    animator.set_source(frames.to_tensor(source))
+    animator.set_source(frames.to_nchw(source))
     ours = np.concatenate([pred.animate_batch(animator, driving[i:i + 2]) for i in range(0, 5, 2)])
 
     with paddle.no_grad():
