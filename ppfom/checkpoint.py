@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import paddle
 
+from ppfom.atomic import publish, temporary_beside
 from ppfom.errors import PpfomError
 
 _BASE_URL = "https://paddlegan.bj.bcebos.com/applications/first_order_model/"
@@ -190,24 +190,9 @@ def save_checkpoint(state: Mapping[str, object], path: str | os.PathLike) -> Non
     checkpoint; writing beside it and renaming makes the switch atomic.
     """
     path = os.fspath(path)
-    with _temporary_beside(path) as tmp:
+    with temporary_beside(path) as tmp:
         paddle.save(dict(state), tmp)
-        os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _temporary_beside(path: str) -> Iterator[str]:
-    """A temporary file name in ``path``'s folder (same file system, so
-    ``os.replace`` is atomic) that is removed unless it was renamed."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".part")
-    os.close(fd)
-    try:
-        yield tmp
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        publish(tmp, path)
 
 
 # ---------------------------------------------------------------- downloading
@@ -231,9 +216,9 @@ def download(url: str, cache_dir: str | None = None, timeout: float = 30.0) -> s
     if os.path.isfile(target):
         return target
     try:
-        with _temporary_beside(target) as tmp:
+        with temporary_beside(target) as tmp:
             _fetch(url, tmp, timeout)
-            os.replace(tmp, target)
+            publish(tmp, target)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line to the user
         raise PpfomError(
             f"could not download {name} from {url} ({_download_reason(exc)}): "
