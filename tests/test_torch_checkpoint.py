@@ -179,3 +179,24 @@ def test_cli_reports_a_non_checkpoint_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and str(source) in errors[0]
     assert not (tmp_path / "out.pdparams").exists()
+
+
+def test_converted_checkpoint_loads_into_ppfom_networks():
+    """The converted layout is not just name-equal to a manifest: ppfom's own networks take it."""
+    from ppfom.checkpoint import load_state
+    from ppfom.config import (
+        RELEASED,
+        build_discriminator,
+        build_generator,
+        build_kp_detector,
+        config_dir,
+        load_config,
+    )
+
+    converted = convert_checkpoint(_fake_checkpoint(seed=2), "x.pth.tar", PADDLE)
+    cfg = load_config(config_dir() / RELEASED["vox256"])
+    for name, net in (("kp_detector", build_kp_detector(cfg)), ("generator", build_generator(cfg)),
+                      ("discriminator", build_discriminator(cfg))):
+        load_state(net, converted[name], name, source="x.pth.tar")
+        first = next(iter(converted[name]))
+        np.testing.assert_array_equal(net.state_dict()[first].numpy(), converted[name][first])
