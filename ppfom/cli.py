@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .errors import PpfomError
@@ -55,15 +56,28 @@ def run(args: argparse.Namespace) -> str:
     return predictor.run(args.source_image, args.driving_video)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` and writer clean-up runs."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         path = run(args)
     except PpfomError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: no output was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        name = "terminated" if isinstance(err, Terminated) else "interrupted"
+        print(f"{name}: stopped before the end, no output was written; run the command again to redo it",
+              file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"wrote {path}")
     return 0

@@ -10,8 +10,8 @@ import numpy as np
 import paddle
 import pytest
 import yaml
-from media import has_audio, moving_square_frames, read_video, write_video
 
+from media import has_audio, moving_square_frames, read_video, write_video
 from ppfom import FirstOrderPredictor, PpfomError, frames, normalize_kp
 from ppfom.cli import main
 
