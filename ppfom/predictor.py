@@ -44,7 +44,8 @@ class FirstOrderPredictor:
                  find_best_frame: bool = False, best_frame: int | None = None, ratio: float = 1.0,
                  filename: str = "result.mp4", face_detector: str | None = None,
                  multi_person: bool = False, image_size: int = 256, face_enhancement: bool = False,
-                 batch_size: int = 1, mobile_net: bool = False, backend: str = "dygraph"):
+                 batch_size: int = 1, mobile_net: bool = False, backend: str = "auto",
+                 precision: str = "fp32"):
         _check_pending(find_best_frame, best_frame, face_detector, multi_person, face_enhancement)
         if int(batch_size) < 1:
             raise PpfomError(f"--batch_size {batch_size} must be at least 1")
@@ -61,6 +62,7 @@ class FirstOrderPredictor:
         if backend not in BACKENDS:
             raise PpfomError(f"--backend {backend} is not one of {', '.join(BACKENDS)}")
         self.backend = backend
+        self.precision = precision
         self.cfg = self._config(config)
         self.weight_path = weight_path or self._published_weights()
         self.kp_detector, self.generator = self._networks()
@@ -88,10 +90,12 @@ class FirstOrderPredictor:
 
     def run(self, source_image: str, driving_video: str) -> str:
         """Animate ``source_image`` with ``driving_video``; returns the written video's path."""
-        source = read_image(source_image)
+        source = read_source(source_image)
         crop = frames.resize(source, (self.image_size, self.image_size))
         animator = create_animator(self.backend, self.kp_detector, self.generator, self.relative,
-                                   self.adapt_scale)
+                                   self.adapt_scale, cfg=self.cfg, image_size=(self.image_size,) * 2,
+                                   batch_size=self.batch_size, precision=self.precision,
+                                   device=paddle.get_device())
         animator.set_source(frames.to_nchw(crop))
         with VideoReader(driving_video) as reader, \
                 VideoWriter(self.output_path, reader.fps, audio_from=driving_video) as writer:
@@ -105,6 +109,19 @@ class FirstOrderPredictor:
         size = (self.image_size, self.image_size)
         driving = np.stack([frames.resize(frame, size) for frame in batch])
         return frames.to_uint8(animator(frames.to_nchw(driving)))
+
+
+MIN_SOURCE_SIDE = 32  # below this there is no face to animate, only upscaling noise
+
+
+def read_source(path: str) -> np.ndarray:
+    """The source photo as RGB uint8, refusing images too small to hold a face."""
+    source = read_image(path)
+    h, w = source.shape[:2]
+    if min(h, w) < MIN_SOURCE_SIDE:
+        raise PpfomError(f"source image '{path}' is {w}x{h} pixels: use a photo at least "
+                         f"{MIN_SOURCE_SIDE} pixels on each side")
+    return source
 
 
 def paste_back(source: np.ndarray, animated: np.ndarray) -> np.ndarray:
