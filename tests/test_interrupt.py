@@ -14,21 +14,18 @@ import pytest
 import yaml
 
 from media import moving_square_frames, write_video
+from small_model import SMALL_WEIGHTS, small_config
 
 ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS = ROOT / "tests" / "data" / "ppgan_fom_small.pdparams"
 
 
 @pytest.fixture
 def demo_args(tmp_path, param_manifest) -> list[str]:
-    c = param_manifest["configs"]["small"]
-    cfg = {"model": {"common_params": c["common"],
-                     "generator": {"kp_detector_cfg": c["kp"], "generator_cfg": c["gen"]}}}
-    (tmp_path / "small.yaml").write_text(yaml.safe_dump(cfg))
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(small_config(param_manifest)))
     imageio.imwrite(tmp_path / "face.png", np.full((64, 64, 3), 128, np.uint8))
     write_video(tmp_path / "long.mp4", moving_square_frames(1500, (64, 64)), fps=25, audio_seconds=60)
     return [sys.executable, str(ROOT / "applications" / "tools" / "first-order-demo.py"),
-            "--config", str(tmp_path / "small.yaml"), "--weight_path", str(WEIGHTS),
+            "--config", str(tmp_path / "small.yaml"), "--weight_path", SMALL_WEIGHTS,
             "--image_size", "64", "--source_image", str(tmp_path / "face.png"),
             "--driving_video", str(tmp_path / "long.mp4"), "--output", str(tmp_path / "out"), "--relative"]
 

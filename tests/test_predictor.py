@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import cv2
-import imageio.v2 as imageio
 import numpy as np
 import paddle
 import pytest
@@ -14,35 +13,9 @@ import yaml
 from media import has_audio, moving_square_frames, read_video, write_video
 from ppfom import FirstOrderPredictor, PpfomError, frames, normalize_kp
 from ppfom.cli import main
+from small_model import SMALL_WEIGHTS, small_config
 
-DATA = Path(__file__).parent / "data"
-WEIGHTS = str(DATA / "ppgan_fom_small.pdparams")
-
-
-def _config(param_manifest, case: str = "small") -> dict:
-    c = param_manifest["configs"][case]
-    return {"model": {"common_params": c["common"],
-                      "generator": {"kp_detector_cfg": c["kp"], "generator_cfg": c["gen"]}}}
-
-
-@pytest.fixture
-def config_file(tmp_path, param_manifest) -> str:
-    path = tmp_path / "small.yaml"
-    path.write_text(yaml.safe_dump(_config(param_manifest)))
-    return str(path)
-
-
-@pytest.fixture
-def source_png(tmp_path) -> str:
-    rng = np.random.default_rng(0)
-    path = tmp_path / "source.png"
-    imageio.imwrite(path, rng.integers(0, 256, (100, 120, 3), dtype=np.uint8))
-    return str(path)
-
-
-@pytest.fixture
-def driving_mp4(tmp_path) -> str:
-    return write_video(tmp_path / "driving.mp4", moving_square_frames(9), fps=12.5, audio_seconds=1.0)
+WEIGHTS = SMALL_WEIGHTS
 
 
 def _predictor(config, out_dir, **kw) -> FirstOrderPredictor:
@@ -90,7 +63,7 @@ def test_batches_give_the_same_frames_as_paddlegan_one_shot(config_file, param_m
 
 def test_source_is_encoded_once_and_video_is_streamed(tmp_path, config_file, source_png, monkeypatch):
     driving = write_video(tmp_path / "long.mp4", moving_square_frames(7))
-    pred = _predictor(config_file, tmp_path / "out", batch_size=3)
+    pred = _predictor(config_file, tmp_path / "out", batch_size=3, backend="dygraph")
     calls = {"encode": 0, "kp": 0, "read": 0, "read_at_first_write": None}
     encode, kp_forward = pred.generator.encode, pred.kp_detector.forward
 
@@ -203,7 +176,7 @@ def test_unwritable_output_folder(tmp_path, capsys, config_file, source_png, dri
 
 def test_checkpoint_that_does_not_fit_lists_entries(tmp_path, capsys, param_manifest, source_png, driving_mp4):
     mobile = tmp_path / "mobile.yaml"
-    mobile.write_text(yaml.safe_dump(_config(param_manifest, "small_mobile")))
+    mobile.write_text(yaml.safe_dump(small_config(param_manifest, "small_mobile")))
     code, err = _cli(capsys, "--config", str(mobile), "--weight_path", WEIGHTS, "--image_size", "64",
                      "--source_image", source_png, "--driving_video", driving_mp4,
                      "--output", str(tmp_path / "out"))
