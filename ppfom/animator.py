@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import paddle
 
+from .backends import BACKENDS, ExportedAnimator, open_exported, resolve_backend  # noqa: F401 - re-exported
+from .errors import PpfomError
+from .export_cache import cached_export
 from .modules import KPDetector, OcclusionAwareGenerator
 from .motion_transfer import movement_scale, normalize_kp
 
@@ -68,12 +71,25 @@ class Animator:
         return out["prediction"].numpy()
 
 
-BACKENDS = ("dygraph",)
-
-
 def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
-                    relative: bool, adapt_scale: bool) -> Animator:
-    """The animator of a backend name (``--backend``); dygraph runs the Paddle layers directly."""
+                    relative: bool, adapt_scale: bool, *, cfg: dict | None = None,
+                    image_size: tuple[int, int] | None = None, batch_size: int = 1,
+                    precision: str = "fp32", device: str = "cpu") -> Animator | ExportedAnimator:
+    """The animator of a backend name (``--backend``); dygraph runs the Paddle layers directly.
+
+    The other backends export the loaded networks on first use into a cache
+    keyed by their weights and config (``ppfom.export_cache``); ``image_size``
+    and ``batch_size`` fix the exported shapes.
+    """
+    if backend == "auto" and precision == "bf16" and not device.startswith("gpu"):
+        backend = "paddle-inference"  # the only backend with a bfloat16 mode
+    backend = resolve_backend(backend, device)
     if backend == "dygraph":
+        if precision != "fp32":
+            raise PpfomError(f"--precision {precision} needs --backend paddle-inference")
         return Animator(kp_detector, generator, relative, adapt_scale)
-    raise ValueError(f"unknown backend {backend!r}")
+    if image_size is None:
+        raise ValueError(f"backend {backend} needs image_size to export the networks")
+    folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size,
+                           onnx=backend == "onnxruntime")
+    return open_exported(folder, backend, relative, adapt_scale, precision=precision, device=device)

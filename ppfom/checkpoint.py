@@ -70,6 +70,23 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return state
 
 
+def read_state_dict(path: str | os.PathLike, what: str, option: str) -> Mapping[str, object]:
+    """Load a single network's state dict (``paddle.save`` of ``layer.state_dict()``), such as
+    PaddleGAN's face detector and enhancer weights; ``what`` names the network, ``option`` the flag."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise PpfomError(f"{what} weights '{path}' do not exist: check {option}")
+    try:
+        state = paddle.load(path)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not a checkpoint"
+        raise PpfomError(f"{what} weights '{path}' are not a PaddlePaddle state dict ({_reason(exc)}): "
+                         f"check {option}") from None
+    if not isinstance(state, Mapping):
+        raise PpfomError(f"{what} weights '{path}' hold a {type(state).__name__}, not a state dict: "
+                         f"check {option}")
+    return state
+
+
 def _get(state: object, key: str) -> object:
     return state.get(key) if isinstance(state, Mapping) else None
 
@@ -203,12 +220,14 @@ def default_cache_dir() -> str:
     return os.environ.get("PPFOM_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "ppfom")
 
 
-def download(url: str, cache_dir: str | None = None, timeout: float = 30.0) -> str:
+def download(url: str, cache_dir: str | None = None, timeout: float = 30.0,
+             hint: str = "download it yourself and pass --weight_path") -> str:
     """Return the local path of ``url``'s file, downloading it once.
 
     The file only appears under its final name once it is complete, so a
     cached file is always trustworthy and an interrupted download leaves
     nothing behind. ``timeout`` bounds the connection and every read.
+    ``hint`` ends the error message: how the user can supply the file instead.
     """
     name = os.path.basename(urllib.parse.unquote(urllib.parse.urlparse(url).path)) or "download"
     folder = cache_dir or default_cache_dir()
@@ -221,8 +240,7 @@ def download(url: str, cache_dir: str | None = None, timeout: float = 30.0) -> s
             publish(tmp, target)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line to the user
         raise PpfomError(
-            f"could not download {name} from {url} ({_download_reason(exc)}): "
-            "download it yourself and pass --weight_path"
+            f"could not download {name} from {url} ({_download_reason(exc)}): {hint}"
         ) from None
     return target
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import warnings
 
-from .errors import PpfomError
+from .errors import PpfomError, PpfomWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,13 +33,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
     p.add_argument("--ratio", type=float, default=0.4,
                    help="size of the pasted-back face region relative to its crop (0.4-0.5)")
-    p.add_argument("--face_detector", default=None, help="face detector")
+    p.add_argument("--face_detector", default=None,
+                   help="retinaface (default, built in), sfd or blazeface (PaddleGAN's; download their weights)")
+    p.add_argument("--face_detector_weights", default=None,
+                   help="weights of --face_detector sfd/blazeface (s3fd_paddle.pdparams, blazeface.pdparams) "
+                        "instead of downloading them")
     p.add_argument("--multi_person", action="store_true", help="animate every face in the photo")
     p.add_argument("--image_size", type=int, default=256, help="model resolution: 256 or 512")
     p.add_argument("--batch_size", type=int, default=1, help="driving frames per network call")
-    p.add_argument("--face_enhancement", action="store_true", help="sharpen animated faces (GPEN)")
+    p.add_argument("--face_enhancement", action="store_true",
+                   help="restore detail in the animated faces with GPEN-512 (downloads its weights)")
+    p.add_argument("--face_enhancement_weights", default=None,
+                   help="GPEN-512.pdparams for --face_enhancement instead of downloading it")
     p.add_argument("--mobile_net", action="store_true", help="use the compressed mobile model")
-    p.add_argument("--backend", default="dygraph", help="how the networks run: dygraph")
+    p.add_argument("--backend", default="auto",
+                   help="how the networks run: auto (the fastest correct one), dygraph, paddle-inference, "
+                        "onnxruntime (needs ppfom[onnx])")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                   help="bf16: about 1.4x faster on CPUs with AVX512-BF16 (paddle-inference), but not exact "
+                        "(up to 0.1 off on seeded weights)")
     return p
 
 
@@ -52,7 +65,9 @@ def run(args: argparse.Namespace) -> str:
         best_frame=args.best_frame, ratio=args.ratio, filename=args.filename,
         face_detector=args.face_detector, multi_person=args.multi_person, image_size=args.image_size,
         face_enhancement=args.face_enhancement, batch_size=args.batch_size, mobile_net=args.mobile_net,
-        backend=args.backend)
+        face_detector_weights=args.face_detector_weights,
+        face_enhancement_weights=args.face_enhancement_weights,
+        backend=args.backend, precision=args.precision)
     return predictor.run(args.source_image, args.driving_video)
 
 
@@ -64,11 +79,21 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """ppfom's own warnings as one line, like its errors; others keep Python's format."""
+    if issubclass(category, PpfomWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        path = run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            path = run(args)
     except PpfomError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,14 +1,15 @@
 """FirstOrderPredictor: a photo and a driving video in, an animated video out.
 
 The path a video takes is a short chain, each step its own function:
-read frames (stream) -> crop the source -> animate per batch -> paste back ->
-write with the driving audio. Faces (detection, several people, enhancement,
-best frame) come in a later step; until then the whole source is animated.
+read frames (stream) -> detect and crop the source's faces -> animate each
+crop per batch (keypoints once per source crop) -> enhance -> paste back ->
+write with the driving audio. Face tools live in :mod:`ppfom.faces`.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import paddle
@@ -18,22 +19,24 @@ from . import frames
 from .animator import BACKENDS, Animator, create_animator
 from .checkpoint import PUBLISHED_WEIGHTS, download, load_state, read_checkpoint
 from .config import RELEASED, build_generator, build_kp_detector, config_dir, load_config, released_model
-from .errors import PpfomError
+from .errors import PpfomError, PpfomWarning
+from .faces.best_frame import find_best_frames, frame_at
+from .faces.crop import Crop, centre_square, choose_crops, cut
+from .faces.detector import FaceDetector, create_detector
+from .faces.paste import Paster
 from .image import read_image
 from .video import VideoReader, VideoWriter
 
-NOT_YET = "is not available yet in ppfom (face support is the next milestone): drop {flag}"
+
+def _check_face_options(best_frame, ratio: float) -> None:
+    """Face options that cannot work fail now, not after minutes of work."""
+    if best_frame is not None and int(best_frame) < 0:
+        raise PpfomError(f"--best_frame {best_frame} is negative: give a driving frame index from 0")
+    if not ratio > 0:
+        raise PpfomError(f"--ratio {ratio} must be positive (0.4-0.5 pastes back the face only)")
 
 
-def _check_pending(find_best_frame: bool, best_frame, face_detector, multi_person: bool,
-                   face_enhancement: bool) -> None:
-    """Arguments whose features do not exist yet fail now, not after minutes of work."""
-    pending = {"--find_best_frame": find_best_frame, "--best_frame": best_frame is not None,
-               "--face_detector": face_detector is not None, "--multi_person": multi_person,
-               "--face_enhancement": face_enhancement}
-    for flag, used in pending.items():
-        if used:
-            raise PpfomError(f"{flag} " + NOT_YET.format(flag=flag))
+Progress = Callable[[int, int | None], None]  # frames done, total (None: unknown)
 
 
 class FirstOrderPredictor:
@@ -45,8 +48,9 @@ class FirstOrderPredictor:
                  filename: str = "result.mp4", face_detector: str | None = None,
                  multi_person: bool = False, image_size: int = 256, face_enhancement: bool = False,
                  batch_size: int = 1, mobile_net: bool = False, backend: str = "auto",
-                 precision: str = "fp32"):
-        _check_pending(find_best_frame, best_frame, face_detector, multi_person, face_enhancement)
+                 precision: str = "fp32", face_detector_weights: str | None = None,
+                 face_enhancement_weights: str | None = None):
+        _check_face_options(best_frame, ratio)
         if int(batch_size) < 1:
             raise PpfomError(f"--batch_size {batch_size} must be at least 1")
         if int(image_size) < 64 or int(image_size) % 64:
@@ -66,6 +70,14 @@ class FirstOrderPredictor:
         self.cfg = self._config(config)
         self.weight_path = weight_path or self._published_weights()
         self.kp_detector, self.generator = self._networks()
+        self.multi_person = multi_person
+        self.find_best_frame = find_best_frame
+        self.best_frame = None if best_frame is None else int(best_frame)
+        self.detector = create_detector(face_detector, face_detector_weights)
+        self.enhancer = None
+        if face_enhancement:
+            from .faces.enhancer import FaceEnhancer
+            self.enhancer = FaceEnhancer(face_enhancement_weights, batch_size=self.batch_size)
 
     def _config(self, config: str | dict | None) -> dict:
         if config is not None:
@@ -88,21 +100,68 @@ class FirstOrderPredictor:
     def output_path(self) -> str:
         return os.path.join(self.output, self.filename)
 
-    def run(self, source_image: str, driving_video: str) -> str:
-        """Animate ``source_image`` with ``driving_video``; returns the written video's path."""
+    def run(self, source_image: str, driving_video: str, progress: Progress | None = None) -> str:
+        """Animate ``source_image`` with ``driving_video``; returns the written video's path.
+
+        ``progress(frames_done, total_or_None)`` is called after each batch (the web page's bar).
+        """
         source = read_source(source_image)
-        crop = frames.resize(source, (self.image_size, self.image_size))
+        with VideoReader(driving_video) as reader, \
+                VideoWriter(self.output_path, reader.fps, audio_from=driving_video) as writer:
+            crops = self.find_crops(source)  # after the inputs and the output are known to be usable
+            faces = [cut(source, crop, self.image_size) for crop in crops]
+            paster = Paster(source, crops, self.ratio)
+            references = self.reference_frames(reader, faces)
+            animators = [self.make_animator(face, ref) for face, ref in zip(faces, references)]
+            for batch in _progress(reader, self.batch_size, progress):
+                animated = [self.enhance(self.animate_batch(a, batch)) for a in animators]
+                writer.write(paster(animated))
+        return self.output_path
+
+    def find_crops(self, source: np.ndarray) -> list[Crop]:
+        """Regions of the source to animate: the largest face, or every face with --multi_person;
+        the centre square, with a warning, when there is no face."""
+        crops = choose_crops(self.detector.detect(source), source.shape, self.multi_person)
+        if not crops:
+            warnings.warn("no face found in the source image: animating its centre square instead "
+                          "(crop the photo around the face for good results)", PpfomWarning, stacklevel=3)
+            crops = [Crop(centre_square(source.shape))]
+        return crops
+
+    def reference_frames(self, reader: VideoReader, faces: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Per face, the driving frame relative motion starts from (None: the first frame).
+
+        Costs one extra decode of the video (up to the best frame, or whole for the search).
+        """
+        if self.best_frame is None and not self.find_best_frame:
+            return [None] * len(faces)
+        stream = iter(reader)
+        try:
+            if self.best_frame is not None:
+                return [frame_at(stream, self.best_frame)] * len(faces)
+            found = find_best_frames(self._landmark_detector(), faces, stream, self.image_size)
+        finally:
+            stream.close()
+        print("best frame: " + ", ".join(str(index) for index, _ in found))
+        return [frame for _, frame in found]
+
+    def _landmark_detector(self) -> FaceDetector:
+        return self.detector if self.detector.has_landmarks else create_detector("retinaface")
+
+    def make_animator(self, face: np.ndarray, reference: np.ndarray | None = None) -> Animator:
+        """An animator for one source crop; a ``reference`` frame becomes the start of relative motion."""
         animator = create_animator(self.backend, self.kp_detector, self.generator, self.relative,
                                    self.adapt_scale, cfg=self.cfg, image_size=(self.image_size,) * 2,
                                    batch_size=self.batch_size, precision=self.precision,
                                    device=paddle.get_device())
-        animator.set_source(frames.to_nchw(crop))
-        with VideoReader(driving_video) as reader, \
-                VideoWriter(self.output_path, reader.fps, audio_from=driving_video) as writer:
-            for batch in _progress(reader, self.batch_size):
-                animated = self.animate_batch(animator, batch)
-                writer.write(paste_back(source, animated))
-        return self.output_path
+        animator.set_source(frames.to_nchw(face))
+        if reference is not None:
+            self.animate_batch(animator, reference[None])  # the first frame seen is the reference
+        return animator
+
+    def enhance(self, faces: np.ndarray) -> np.ndarray:
+        """GPEN on animated crops when --face_enhancement is on: (N, S, S, 3) -> (N, 512, 512, 3)."""
+        return faces if self.enhancer is None else self.enhancer(faces)
 
     def animate_batch(self, animator: Animator, batch: np.ndarray) -> np.ndarray:
         """Driving frames (N, H, W, 3) uint8 -> animated crops (N, S, S, 3) uint8."""
@@ -124,18 +183,14 @@ def read_source(path: str) -> np.ndarray:
     return source
 
 
-def paste_back(source: np.ndarray, animated: np.ndarray) -> np.ndarray:
-    """Animated whole-image crops back at the source's size (N, H, W, 3)."""
-    h, w = source.shape[:2]
-    return np.stack([frames.resize(frame, (w, h)) for frame in animated])
-
-
-def _progress(reader: VideoReader, batch_size: int) -> Iterator[np.ndarray]:
-    """Batches of driving frames with a progress bar counted in frames."""
+def _progress(reader: VideoReader, batch_size: int, callback: Progress | None = None) -> Iterator[np.ndarray]:
+    """Batches of driving frames with a progress bar counted in frames (and told to ``callback``)."""
     with tqdm(total=reader.num_frames, unit="frame", desc="animating", dynamic_ncols=True) as bar:
         for batch in reader.batches(batch_size):
             yield batch
             bar.update(len(batch))
+            if callback is not None:
+                callback(bar.n, reader.num_frames)
 
 
 def set_device(cpu: bool) -> str:

@@ -196,12 +196,13 @@ def test_missing_weights_without_network_names_weight_path(tmp_path, monkeypatch
     assert _leftovers(tmp_path / "cache") == []
 
 
-@pytest.mark.parametrize("flag", [["--multi_person"], ["--face_enhancement"], ["--find_best_frame"],
-                                  ["--best_frame", "3"], ["--face_detector", "sfd"]])
-def test_face_flags_not_yet_available_fail_first(tmp_path, capsys, source_png, driving_mp4, flag):
-    code, err = _cli(capsys, "--source_image", source_png, "--driving_video", driving_mp4,
-                     "--output", str(tmp_path / "out"), *flag)
+@pytest.mark.parametrize("flag", [["--best_frame", "-1"], ["--ratio", "0"], ["--face_detector", "nope"]])
+def test_bad_face_options_fail_first(tmp_path, capsys, config_file, source_png, driving_mp4, flag):
+    out = tmp_path / "out"
+    code, err = _cli(capsys, "--config", config_file, "--weight_path", WEIGHTS, "--image_size", "64",
+                     "--source_image", source_png, "--driving_video", driving_mp4, "--output", str(out), *flag)
     assert code == 1 and flag[0] in err and "\n" not in err
+    assert _leftovers(out) == []
 
 
 def test_bad_numbers_are_refused(tmp_path, config_file):

@@ -1,0 +1,207 @@
+"""Frames per second of every backend, and peak memory over video length, in one run.
+
+    python benchmarks/bench_animate.py                 # vox-256 and mobile, batch 1 and 8, memory
+    python benchmarks/bench_animate.py --models mobile --batches 1 --no-memory
+
+Weights are seeded random (the architecture, not the values, sets the speed).
+``reference`` does what PaddleGAN's predictor does: dygraph, with the source
+encoder and source keypoints recomputed for every frame. ``max err`` is the
+largest difference from ppfom's dygraph output on the same frames (exact mode
+must stay within 1e-3, bf16 within 1e-2). Each time is the best of
+``--repeats`` runs; the load average printed beside it says how busy the
+machine was (other jobs slow every number).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ppfom.animator import Animator, create_animator
+from ppfom.backends import onnx_available, resolve_backend
+from ppfom.config import build_generator, build_kp_detector, load_config
+from ppfom.motion_transfer import normalize_kp
+
+MODELS = {"vox256": "firstorder_vox_256.yaml", "mobile": "firstorder_vox_mobile_256.yaml"}
+SIZE = 256
+
+
+def seeded_networks(model: str, seed: int = 0):
+    """The released architecture with deterministic random weights, in inference mode."""
+    cfg = load_config(ROOT / "configs" / MODELS[model])
+    paddle.seed(seed)
+    kp, gen = build_kp_detector(cfg), build_generator(cfg, inference=True)
+    kp.eval()
+    gen.eval()
+    return cfg, kp, gen
+
+
+class PaddleGANReference:
+    """PaddleGAN's per-frame recipe: keypoints of source and frame, the whole generator, every frame."""
+
+    def __init__(self, kp, gen):
+        self.kp, self.gen = kp, gen
+
+    def set_source(self, source):
+        self.source = paddle.to_tensor(source)
+        self.initial = None
+
+    @paddle.no_grad()
+    def __call__(self, driving):
+        n = len(driving)
+        source = paddle.tile(self.source, [n, 1, 1, 1])
+        kp_source = self.kp(source)
+        kp_driving = self.kp(paddle.to_tensor(driving))
+        if self.initial is None:
+            self.initial = {k: v[:1] for k, v in kp_driving.items()}
+        kp_norm = normalize_kp(kp_source, kp_driving, self.initial, True, True, False)
+        return self.gen(source, kp_norm, kp_source)["prediction"].numpy()
+
+
+def frames_for(batch: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    source = rng.random((1, 3, SIZE, SIZE), dtype=np.float32)
+    driving = np.clip(source + 0.05 * rng.standard_normal((batch, 3, SIZE, SIZE)).astype(np.float32), 0, 1)
+    return source, driving
+
+
+def timed(animator, source, driving, repeats: int) -> tuple[float, np.ndarray]:
+    """Best seconds per frame over ``repeats`` calls on a batch (after a warm-up call if repeats > 1)."""
+    animator.set_source(source)
+    start = time.perf_counter()
+    out = animator(driving)
+    best = time.perf_counter() - start if repeats == 1 else float("inf")
+    for _ in range(repeats if repeats > 1 else 0):
+        animator.reset_driving() if hasattr(animator, "reset_driving") else animator.set_source(source)
+        start = time.perf_counter()
+        animator(driving)
+        best = min(best, time.perf_counter() - start)
+    return best / len(driving), out
+
+
+def backends() -> list[tuple[str, str, str]]:
+    """(label, backend, precision) rows, reference first."""
+    rows = [("reference (PaddleGAN recipe)", "reference", "fp32"), ("dygraph", "dygraph", "fp32"),
+            ("paddle-inference", "paddle-inference", "fp32")]
+    if onnx_available():
+        rows.append(("onnxruntime", "onnxruntime", "fp32"))
+    rows.append(("paddle-inference bf16", "paddle-inference", "bf16"))
+    return rows
+
+
+def speed_table(models: list[str], batches: list[int], repeats: int, skip: set[str]) -> list[str]:
+    lines = ["| model | backend | batch | s/frame | frames/s | max err vs dygraph | load avg |",
+             "|---|---|---|---|---|---|---|"]
+    for model in models:
+        cfg, kp, gen = seeded_networks(model)
+        for batch in batches:
+            source, driving = frames_for(batch)
+            exact = Animator(kp, gen, True, False)
+            exact.set_source(source)
+            expected = exact(driving)
+            for label, backend, precision in backends():
+                if backend in skip:
+                    continue
+                if backend == "reference":
+                    animator = PaddleGANReference(kp, gen)
+                else:
+                    animator = create_animator(backend, kp, gen, True, False, cfg=cfg, image_size=(SIZE, SIZE),
+                                               batch_size=batch, precision=precision)
+                reps = 1 if backend in ("reference", "dygraph") else repeats
+                seconds, out = timed(animator, source, driving, reps)
+                err = float(np.abs(out - expected).max())
+                line = (f"| {model} | {label} | {batch} | {seconds:.3f} | {1 / seconds:.2f} | {err:.1e} | "
+                        f"{os.getloadavg()[0]:.2f} |")
+                print(line, flush=True)
+                lines.append(line)
+    return lines
+
+
+MEMORY_CHILD = """
+import resource, sys
+from ppfom import FirstOrderPredictor
+p = FirstOrderPredictor(output=sys.argv[3], weight_path=sys.argv[1], config=sys.argv[2], relative=True,
+                        adapt_scale=True, backend=sys.argv[5])
+p.run(sys.argv[4], sys.argv[6])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def memory_rows(model: str, lengths: list[int], backend: str) -> list[str]:
+    """Peak RSS of a whole predictor run (fresh process each) for driving videos of each length."""
+    from ppfom.checkpoint import save_checkpoint
+    from ppfom.video import VideoWriter
+
+    _, kp, gen = seeded_networks(model)
+    lines = ["| model | backend | driving frames | peak RSS (MB) | seconds |", "|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = os.path.join(tmp, "w.pdparams")
+        save_checkpoint({"kp_detector": kp.state_dict(), "generator": gen.state_dict()}, weights)
+        rng = np.random.default_rng(0)
+        source = os.path.join(tmp, "source.png")
+        import imageio.v2 as imageio
+        imageio.imwrite(source, rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8))
+        for n in lengths:
+            video = os.path.join(tmp, f"drive{n}.mp4")
+            with VideoWriter(video, 25.0) as writer:
+                for i in range(0, n, 50):
+                    k = min(50, n - i)
+                    writer.write(_moving_square(i, k))
+            start = time.perf_counter()
+            cmd = [sys.executable, "-c", MEMORY_CHILD, weights, str(ROOT / "configs" / MODELS[model]),
+                   os.path.join(tmp, "out"), source, backend, video]
+            result = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT,
+                                    env={**os.environ, "PYTHONPATH": str(ROOT)})
+            if result.returncode:
+                raise RuntimeError(result.stderr[-2000:])
+            peak_mb = int(result.stdout.split()[-1]) / 1024
+            line = f"| {model} | {resolve_backend(backend)} | {n} | {peak_mb:.0f} | {time.perf_counter() - start:.0f} |"
+            print(line, flush=True)
+            lines.append(line)
+    return lines
+
+
+def _moving_square(start: int, count: int) -> np.ndarray:
+    frames = np.full((count, SIZE, SIZE, 3), 90, np.uint8)
+    for j in range(count):
+        x = 40 + (start + j) % 120
+        frames[j, 80:160, x:x + 80] = (220, 180, 150)
+    return frames
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--skip", nargs="*", default=[], help="backends to leave out (e.g. reference)")
+    p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--no-speed", action="store_true")
+    p.add_argument("--memory-model", default="mobile", choices=list(MODELS))
+    p.add_argument("--memory-lengths", nargs="+", type=int, default=[100, 1000])
+    p.add_argument("--memory-backend", default="auto")
+    args = p.parse_args(argv)
+    paddle.set_device("cpu")
+    print(f"# {os.cpu_count()} CPUs, paddle {paddle.__version__}, load average at start "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    lines = [] if args.no_speed else speed_table(args.models, args.batches, args.repeats, set(args.skip))
+    if not args.no_memory:
+        lines += [""] + memory_rows(args.memory_model, args.memory_lengths, args.memory_backend)
+    print("\n".join(lines))
+    print(f"# peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

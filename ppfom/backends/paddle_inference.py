@@ -1,0 +1,42 @@
+"""Running one exported graph with Paddle Inference (oneDNN on the CPU, or a GPU)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..export import model_file
+
+
+class PaddleInferenceSession:
+    """One graph of an exported folder; ``run`` takes and returns numpy arrays in graph order.
+
+    ``precision='bf16'`` lets oneDNN compute in bfloat16 on CPUs that have it
+    (AVX512-BF16 / AMX): about 1.5x faster, outputs within about 1e-2.
+    """
+
+    def __init__(self, folder: str, part: str, threads: int | None = None, precision: str = "fp32",
+                 device: str = "cpu"):
+        import paddle.inference as paddle_infer
+
+        program = model_file(folder, part)
+        config = paddle_infer.Config(program, os.path.join(folder, part + ".pdiparams"))
+        config.disable_glog_info()
+        if device.startswith("gpu"):
+            config.enable_use_gpu(256, int(device.split(":")[1]) if ":" in device else 0)
+        else:
+            config.disable_gpu()
+            config.enable_onednn()
+            config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
+            if precision == "bf16":
+                config.enable_onednn_bfloat16()
+        self._predictor = paddle_infer.create_predictor(config)
+        self._inputs = [self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()]
+        self._outputs = [self._predictor.get_output_handle(n) for n in self._predictor.get_output_names()]
+
+    def run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        for handle, array in zip(self._inputs, arrays, strict=True):
+            handle.reshape(list(array.shape))
+            handle.copy_from_cpu(np.ascontiguousarray(array, dtype=np.float32))
+        self._predictor.run()
+        return [handle.copy_to_cpu() for handle in self._outputs]

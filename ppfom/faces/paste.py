@@ -1,0 +1,83 @@
+"""Put animated crops back into the source photo without a seam.
+
+Each crop gets a weight mask once per video: 1 in its middle, falling smoothly
+to exactly 0 at the edge of the pasted region, so the result blends into the
+untouched photo instead of showing the rectangle (PaddleGAN pastes a hard
+rectangle for one face and a hard circle for several). The region is the crop
+intersected with a circle of radius ``ratio`` x crop height around its centre
+(PaddleGAN's ``--ratio``); sides of the crop that lie on the image border are
+not feathered, since there is no photo beyond them to blend into. Pixels where
+the weight is 0 are never written: outside the masks the source stays
+byte-identical.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .. import frames
+from .crop import Crop
+
+# Width of the soft edge as a fraction of the crop's shorter side: wide enough
+# to hide a colour difference between the network's output and the photo.
+FEATHER = 0.12
+
+
+def feather_mask(crop: Crop, image_shape: tuple[int, ...], ratio: float) -> np.ndarray:
+    """(crop height, crop width) float32 weights in [0, 1] for pasting ``crop``."""
+    h, w = crop.height, crop.width
+    hard = np.ones((h, w), np.uint8)
+    radius = ratio * h
+    if radius < math.hypot(w, h) / 2:  # the circle cuts into the crop
+        hard[:] = 0
+        cv2.circle(hard, (w // 2, h // 2), max(1, math.ceil(radius)), 1, -1, cv2.LINE_8)
+    width = max(1.0, FEATHER * min(h, w))
+    inside = _distance_inside(hard, crop, image_shape, math.ceil(width) + 1)
+    ramp = np.clip((inside - 1.0) / width, 0.0, 1.0)  # the region's outermost pixels get 0
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)  # smoothstep: no kink at either end
+
+
+def _distance_inside(hard: np.ndarray, crop: Crop, image_shape: tuple[int, ...], pad: int) -> np.ndarray:
+    """Distance of each pixel of ``hard`` to the nearest pixel outside it, where
+    beyond the image border counts as inside (so edges on the border stay sharp)."""
+    h, w = image_shape[:2]
+    x1, y1, x2, y2 = crop.box
+    sides = (pad if y1 == 0 else 1, pad if y2 == h else 1, pad if x1 == 0 else 1, pad if x2 == w else 1)
+    top, bottom, left, right = sides
+    padded = cv2.copyMakeBorder(hard, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+    if y1 == 0:
+        padded[:top, left:left + hard.shape[1]] = hard[:1]
+    if y2 == h:
+        padded[-bottom:, left:left + hard.shape[1]] = hard[-1:]
+    if x1 == 0:
+        padded[:, :left] = padded[:, left:left + 1]
+    if x2 == w:
+        padded[:, -right:] = padded[:, -right - 1:-right]
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return dist[top:top + hard.shape[0], left:left + hard.shape[1]]
+
+
+class Paster:
+    """Blends animated crops into copies of the source; masks are computed once per crop."""
+
+    def __init__(self, source: np.ndarray, crops: list[Crop], ratio: float):
+        self.source = source
+        self.crops = crops
+        self.masks = [feather_mask(c, source.shape, ratio)[:, :, None] for c in crops]
+
+    def __call__(self, animated: list[np.ndarray]) -> np.ndarray:
+        """``animated[k]`` is (N, S, S, 3) uint8 for crop k -> (N, H, W, 3) uint8 frames."""
+        count = len(animated[0])
+        out = np.repeat(self.source[None], count, axis=0)
+        for crop, mask, faces in zip(self.crops, self.masks, animated):
+            x1, y1, x2, y2 = crop.box
+            region = out[:, y1:y2, x1:x2]
+            touched = mask[:, :, 0] > 0
+            for i, face in enumerate(faces):
+                face = frames.resize(face, (crop.width, crop.height)).astype(np.float32)
+                base = region[i].astype(np.float32)
+                blended = np.rint(base + (face - base) * mask)
+                region[i][touched] = np.clip(blended, 0, 255).astype(np.uint8)[touched]
+        return out

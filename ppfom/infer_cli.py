@@ -1,0 +1,74 @@
+"""``tools/fom_infer.py``: animate with exported graphs only (no dygraph networks).
+
+PaddleGAN's flags (``--model_path``, ``--source_path``, ``--driving_path``,
+``--output_path``, ``--batch_size``, ``--device``) plus ``--backend`` and
+``--precision``. The frames match the demo's ``--backend`` of the same name.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import frames
+from .backends import open_exported
+from .errors import PpfomError
+from .export import MANIFEST
+from .image import read_image
+from .video import VideoReader, VideoWriter
+
+
+def model_folder(path: str) -> str:
+    """Accept the export's ``--output_dir`` as well as its ``fom_dy2st`` folder."""
+    nested = os.path.join(path, "fom_dy2st")
+    return nested if not os.path.isfile(os.path.join(path, MANIFEST)) and os.path.isdir(nested) else path
+
+
+def animate_file(animator, size: tuple[int, int], source_path: str, driving_path: str, output: str,
+                 batch_size: int) -> str:
+    """Whole photo resized to the model's size, animated by every driving frame, written atomically."""
+    source = read_image(source_path)
+    animator.set_source(frames.to_nchw(frames.resize(source, size)))
+    with VideoReader(driving_path) as reader, VideoWriter(output, reader.fps, audio_from=driving_path) as writer:
+        for batch in reader.batches(batch_size):
+            driving = np.stack([frames.resize(frame, size) for frame in batch])
+            writer.write(frames.to_uint8(animator(frames.to_nchw(driving))))
+    return output
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fom_infer.py", description="Animate a photo with exported FOM graphs.")
+    p.add_argument("--model_path", required=True, help="folder written by tools/export_model.py")
+    p.add_argument("--source_path", required=True, help="photo to animate")
+    p.add_argument("--driving_path", required=True, help="driving video, or a folder of videos")
+    p.add_argument("--output_path", default="infer_output/fom/", help="output folder")
+    p.add_argument("--batch_size", type=int, default=1, help="driving frames read per step")
+    p.add_argument("--device", default="cpu", help="cpu or gpu (paddle-inference only)")
+    p.add_argument("--backend", default="paddle-inference", choices=("paddle-inference", "onnxruntime"))
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    p.add_argument("--no_relative", action="store_true", help="use the driving keypoints' absolute positions")
+    p.add_argument("--adapt_scale", action="store_true", help="scale motion by the faces' size ratio")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.batch_size < 1:
+            raise PpfomError(f"--batch_size {args.batch_size} must be at least 1")
+        folder = model_folder(args.model_path)
+        animator = open_exported(folder, args.backend, not args.no_relative, args.adapt_scale,
+                                 precision=args.precision, device=args.device)
+        driving = Path(args.driving_path)
+        videos = sorted(p for p in driving.iterdir() if p.is_file()) if driving.is_dir() else [driving]
+        for video in videos:
+            out = os.path.join(args.output_path, video.stem + ".mp4")
+            animate_file(animator, animator.spec.image_size, args.source_path, str(video), out, args.batch_size)
+            print(f"wrote {out}")
+    except PpfomError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,75 @@
+"""``python -m ppfom.web``: serve the page on this machine until Ctrl-C.
+
+The model is loaded before the server starts, so that a missing or unfitting
+checkpoint stops here with the CLI's one-line error instead of at the first upload.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from ..errors import PpfomError
+from .jobs import Options, Predictors
+from .server import create_server, is_loopback
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ppfom.web",
+                                description="A local web page that animates a photo with a driving video.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; anything else "
+                        "lets the network upload files and run jobs)")
+    p.add_argument("--port", type=int, default=7860, help="port (0: any free one)")
+    p.add_argument("--config", default=None, help="model config YAML (default: the released model's)")
+    p.add_argument("--weight_path", default=None,
+                   help="checkpoint .pdparams (default: download PaddleGAN's published weights)")
+    p.add_argument("--image_size", type=int, default=256, help="model resolution: 256 or 512")
+    p.add_argument("--mobile_net", action="store_true", help="use the compressed mobile model")
+    p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
+    p.add_argument("--face_detector", default=None, help="face detector (default: the bundled one)")
+    p.add_argument("--face_detector_weights", default=None, help="the face detector's weights")
+    p.add_argument("--face_enhancement_weights", default=None,
+                   help="GPEN weights for the page's face enhancement option")
+    p.add_argument("--max_upload_mb", type=float, default=200,
+                   help="largest upload (photo and video together) in MB")
+    p.add_argument("--keep_minutes", type=float, default=60,
+                   help="minutes a finished job's files are kept for download")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..predictor import set_device
+
+    if not is_loopback(args.host):
+        print(f"warning: listening on {args.host}: anyone who can reach it can upload files and use "
+              "this machine's CPU", file=sys.stderr)
+    set_device(args.cpu)
+    predictors = Predictors(config=args.config, weight_path=args.weight_path, image_size=args.image_size,
+                            mobile_net=args.mobile_net, face_detector=args.face_detector,
+                            face_detector_weights=args.face_detector_weights,
+                            face_enhancement_weights=args.face_enhancement_weights)
+    try:
+        predictors(Options())
+        server = create_server(predictors, args.host, args.port, args.max_upload_mb, args.keep_minutes * 60)
+    except PpfomError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror}: choose another --port",
+              file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C, deleting the uploads
+    print(f"ppfom web page: {server.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped; uploads and results deleted", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Static export: PaddleGAN's command and flags, refusal of unfit weights, graphs equal to dygraph."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from ppfom import PpfomError
+from ppfom.backends.paddle_inference import PaddleInferenceSession
+from ppfom.export import MANIFEST, PARTS, load_networks, read_manifest
+from ppfom.export_cli import export_checkpoint, main, parse_inputs_size
+
+DATA = Path(__file__).parent / "data"
+WEIGHTS = str(DATA / "ppgan_fom_small.pdparams")
+INPUTS_64 = "1,3,64,64;1,3,64,64;1,10,2;1,10,2,2"
+TOL = 1e-4
+
+
+def small_yaml(tmp_path, param_manifest) -> str:
+    c = param_manifest["configs"]["small"]
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump({"model": {"common_params": c["common"], "generator": {
+        "kp_detector_cfg": c["kp"], "generator_cfg": c["gen"]}}}))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, param_manifest):
+    tmp = tmp_path_factory.mktemp("export")
+    config = small_yaml(tmp, param_manifest)
+    assert main(["--config-file", config, "--load", WEIGHTS, "--inputs_size", INPUTS_64,
+                 "--export_model", str(tmp / "out")]) == 0
+    return config, str(tmp / "out" / "fom_dy2st")
+
+
+def test_export_writes_three_graphs_and_a_manifest(exported):
+    _, folder = exported
+    names = set(os.listdir(folder))
+    for part in PARTS:
+        assert {part + ".json", part + ".pdiparams"} <= names or {part + ".pdmodel", part + ".pdiparams"} <= names
+    spec = read_manifest(folder)["spec"]
+    assert spec.image_size == (64, 64) and spec.batch_size == 1 and spec.num_kp == 10 and spec.jacobian
+
+
+def test_exported_graphs_match_dygraph(exported):
+    config, folder = exported
+    kp_detector, generator = load_networks(yaml.safe_load(Path(config).read_text()), WEIGHTS)
+    rng = np.random.default_rng(0)
+    source, driving = (rng.random((1, 3, 64, 64), dtype=np.float32) for _ in range(2))
+    with paddle.no_grad():
+        src = paddle.to_tensor(source)
+        kp_s, kp_d = kp_detector(src), kp_detector(paddle.to_tensor(driving))
+        features, down = generator.encode(src), generator.dense_motion_network.downsample(src)
+        expected = generator.animate(src, features, kp_d, kp_s, source_down=down, full_output=False)
+    run = {p: PaddleInferenceSession(folder, p).run for p in PARTS}
+    got_kp = run["kp_detector"]([driving])
+    got_enc = run["source_encoder"]([source])
+    got = run["generator"]([features.numpy(), down.numpy(), kp_s["value"].numpy(), kp_d["value"].numpy(),
+                            kp_s["jacobian"].numpy(), kp_d["jacobian"].numpy()])[0]
+    pairs = [(got_kp[0], kp_d["value"]), (got_kp[1], kp_d["jacobian"]), (got_enc[0], features),
+             (got_enc[1], down), (got, expected["prediction"])]
+    for actual, reference in pairs:
+        np.testing.assert_allclose(actual, reference.numpy(), atol=TOL, rtol=0)
+
+
+def test_export_refuses_weights_that_do_not_fit(tmp_path, capsys):
+    out = tmp_path / "out"
+    config = str(Path(__file__).parent.parent / "configs" / "firstorder_vox_256.yaml")
+    assert main(["-c", config, "--load", WEIGHTS, "--output_dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: checkpoint") and "does not fit the kp_detector" in err and err.count("\n") == 1
+    assert not out.exists() or not any(out.rglob(MANIFEST))
+
+
+def test_export_refuses_a_missing_checkpoint(tmp_path, param_manifest):
+    with pytest.raises(PpfomError, match="does not exist"):
+        export_checkpoint(small_yaml(tmp_path, param_manifest), str(tmp_path / "none.pdparams"), str(tmp_path))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1,3,256,256;1,3,256,256;1,10,2;1,10,2,2", ((256, 256), 1)),
+    ("1,3,512,512;4,3,512,512;4,10,2;4,10,2,2", ((512, 512), 4)),
+    ("1,3,64,64", ((64, 64), 1)),
+])
+def test_inputs_size_is_paddlegans_layout(text, expected):
+    assert parse_inputs_size(text, 10) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1,3,256", "1,3,256,256;1,3,128,128", "1,3,256,256;2,3,256,256;1,10,2",
+                                  "1,3,256,256;1,3,256,256;1,15,2", "a,b"])
+def test_bad_inputs_size_is_one_line(text):
+    with pytest.raises(PpfomError, match="--inputs_size") as info:
+        parse_inputs_size(text, 10)
+    assert "\n" not in str(info.value)
+
+
+def test_per_frame_graphs_have_no_interpolate_for_onednn(exported):
+    """oneDNN in Paddle Inference 3 fails on any interpolate op; the per-frame graphs must have none."""
+    _, folder = exported
+    for part in ("kp_detector", "generator"):
+        program = Path(folder, part + ".json")
+        if program.is_file():
+            assert "interp" not in program.read_text()

@@ -1,0 +1,122 @@
+"""Face detection counts, crop boxes and seamless paste-back on real photos (no animation network)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from faces_media import astronaut, astronauts
+
+from ppfom.faces import Crop, Face, Paster, choose_crops, create_detector, cut, expand, feather_mask
+from ppfom.faces.crop import centre_square
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return create_detector()
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_detector_counts_the_faces_of_real_photos(detector, count):
+    image = astronauts(count, gap=20)
+    faces = detector.detect(image)
+    assert len(faces) == count
+    for face in faces:
+        x1, y1, x2, y2 = face.box
+        assert 0 <= x1 < x2 <= image.shape[1] and 0 <= y1 < y2 <= image.shape[0]
+        assert face.landmarks.shape == (5, 2)
+        left_eye, right_eye = face.landmarks[0], face.landmarks[1]
+        assert left_eye[0] < right_eye[0] and abs(left_eye[1] - right_eye[1]) < 15
+
+
+def test_detector_finds_the_astronaut_face_where_it_is(detector):
+    (face,) = detector.detect(astronaut())
+    x1, y1, x2, y2 = face.box
+    # Eileen Collins' face in skimage's astronaut: about x 180-270, y 60-175.
+    assert 160 < x1 < 200 and 250 < x2 < 290 and 40 < y1 < 80 and 160 < y2 < 200
+    assert face.score > 0.9
+
+
+def test_no_face_in_noise(detector):
+    noise = np.random.default_rng(0).integers(0, 256, (100, 120, 3), dtype=np.uint8)
+    assert detector.detect(noise) == []
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_multi_person_crops_are_inside_the_image_and_distinct(detector, count):
+    image = astronauts(count)
+    crops = choose_crops(detector.detect(image), image.shape, multi_person=True)
+    assert len(crops) == count
+    for crop in crops:
+        x1, y1, x2, y2 = crop.box
+        assert 0 <= x1 < x2 <= image.shape[1] and 0 <= y1 < y2 <= image.shape[0]
+        fx1, fy1, fx2, fy2 = crop.face.box
+        assert x1 <= fx1 and fx2 <= x2 + 1 and y1 <= fy1 and fy2 <= y2 + 1  # the face is inside its crop
+        assert cut(image, crop, 64).shape == (64, 64, 3)
+
+
+def test_without_multi_person_only_the_largest_face(detector):
+    small = astronaut()[::2, ::2]
+    image = np.zeros((512, 512 + 256, 3), np.uint8)
+    image[:256, :256] = small
+    image[:, 256:] = astronaut()
+    faces = detector.detect(image)
+    assert len(faces) == 2
+    (crop,) = choose_crops(faces, image.shape, multi_person=False)
+    assert crop.box[0] >= 256 - 5  # the full-size astronaut, not the half-size one found first in the row
+
+
+def test_expansion_is_paddlegans():
+    # PaddleGAN: margin = max(bh, bw); y1 = cy - margin; x1 = cx - int(0.8 * margin); clipped.
+    assert expand((100, 100, 140, 150), (1000, 1000, 3)) == (80, 75, 160, 175)
+    assert expand((0, 10, 40, 50), (60, 1000, 3)) == (0, 0, 52, 60)
+
+
+def test_duplicates_are_dropped_and_largest_comes_first():
+    faces = [Face((100, 100, 140, 140), 0.9), Face((102, 101, 142, 141), 0.8), Face((300, 100, 380, 180), 0.95)]
+    crops = choose_crops(faces, (500, 500, 3), multi_person=True)
+    assert [c.face for c in crops] == [faces[2], faces[0]]
+
+
+def test_centre_square():
+    assert centre_square((100, 120, 3)) == (10, 0, 110, 100)
+    assert centre_square((130, 90, 3)) == (0, 20, 90, 110)
+
+
+@pytest.mark.parametrize("ratio", [0.4, 1.0])
+def test_paste_back_touches_only_the_masks_and_keeps_the_size(detector, ratio):
+    image = astronauts(3)
+    crops = choose_crops(detector.detect(image), image.shape, multi_person=True)
+    paster = Paster(image, crops, ratio)
+    rng = np.random.default_rng(0)
+    animated = [rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8) for _ in crops]
+    out = paster(animated)
+    assert out.shape == (2, *image.shape) and out.dtype == np.uint8
+    inside = np.zeros(image.shape[:2], bool)
+    for crop, mask in zip(crops, paster.masks):
+        x1, y1, x2, y2 = crop.box
+        inside[y1:y2, x1:x2] |= mask[:, :, 0] > 0
+    assert inside.any()
+    assert np.array_equal(out[:, ~inside], np.broadcast_to(image[~inside], out[:, ~inside].shape))
+    assert (out[:, inside] != image[inside]).any()
+
+
+def test_mask_is_smooth_zero_at_its_edge_and_sharp_on_the_image_border():
+    shape = (200, 300, 3)
+    inner = feather_mask(Crop((50, 40, 150, 160)), shape, 1.0)
+    assert inner.max() == 1.0 and inner[60, 50] == 1.0
+    assert inner[0].max() == 0 and inner[-1].max() == 0 and inner[:, 0].max() == 0 and inner[:, -1].max() == 0
+    assert np.abs(np.diff(inner, axis=1)).max() < 0.15  # no step anywhere
+    border = feather_mask(Crop((0, 0, 100, 200)), shape, 1.0)
+    assert border[0, 0] == 1.0 and border[100, 0] == 1.0 and border[100, -1] == 0
+    circle = feather_mask(Crop((50, 40, 150, 160)), shape, 0.4)
+    assert circle[60, 50] == 1.0 and circle[0, 0] == 0 and circle[60, 0] == 0
+
+
+def test_paste_back_has_no_seam_or_colour_step():
+    """An animated crop with a colour cast must fade into the photo, not show its rectangle."""
+    image = np.full((200, 300, 3), 100, np.uint8)
+    crop = Crop((100, 40, 200, 160))
+    animated = [np.full((1, 64, 64, 3), 160, np.uint8)]
+    (out,) = Paster(image, [crop], 1.0)(animated)
+    row = out[100, :, 0].astype(int)
+    assert row[99] == 100 and row[150] == 160
+    assert np.abs(np.diff(row)).max() <= 8  # a 60-level cast spread over the feather, no jump

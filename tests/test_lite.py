@@ -1,0 +1,77 @@
+"""Paddle Lite: the x86 .nb files, run through paddlelite's Python API, match Paddle dygraph.
+
+deploy/lite/build_lite.sh needs a Python 3.10 (paddlelite wheels stop there);
+it creates its venv once (pinned, from PyPI), so the first run takes minutes.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+import yaml
+
+from ppfom.export import load_networks
+
+ROOT = Path(__file__).resolve().parent.parent
+LITE = ROOT / "deploy" / "lite"
+WEIGHTS = ROOT / "tests" / "data" / "ppgan_fom_small.pdparams"
+SKIPPED = 75  # build_lite.sh's exit code when no Python 3.10 exists
+TOL = 1e-4
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lite_models(tmp_path_factory, param_manifest):
+    tmp = tmp_path_factory.mktemp("lite")
+    c = param_manifest["configs"]["small"]
+    cfg = {"model": {"common_params": c["common"], "generator": {"kp_detector_cfg": c["kp"], "generator_cfg": c["gen"]}}}
+    config = tmp / "small.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    result = subprocess.run(["bash", str(LITE / "build_lite.sh"), str(config), str(WEIGHTS), str(tmp / "out"),
+                             "64", "x86"], capture_output=True, text=True, check=False)
+    if result.returncode == SKIPPED:
+        pytest.skip(result.stderr.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stderr[-3000:]
+    venv = subprocess.run(["bash", str(LITE / "build_lite.sh"), "--env-only"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return cfg, tmp, Path(venv) / "bin" / "python"
+
+
+def test_lite_x86_matches_dygraph(lite_models):
+    cfg, tmp, python = lite_models
+    kp_detector, generator = load_networks(cfg, str(WEIGHTS))
+    rng = np.random.default_rng(0)
+    source, driving = (rng.random((1, 3, 64, 64), dtype=np.float32) for _ in range(2))
+    with paddle.no_grad():
+        src = paddle.to_tensor(source)
+        kp_s, kp_d = kp_detector(src), kp_detector(paddle.to_tensor(driving))
+        features, down = generator.encode(src), generator.dense_motion_network.downsample(src)
+        prediction = generator.animate(src, features, kp_d, kp_s, source_down=down, full_output=False)["prediction"]
+    frame = [features, down, kp_s["value"], kp_d["value"], kp_s["jacobian"], kp_d["jacobian"]]
+    inputs = {"kp_detector/0": driving, "source_encoder/0": source,
+              **{f"generator/{i}": t.numpy() for i, t in enumerate(frame)}}
+    expected = {"kp_detector/0": kp_d["value"], "kp_detector/1": kp_d["jacobian"], "source_encoder/0": features,
+                "source_encoder/1": down, "generator/0": prediction}
+    np.savez(tmp / "inputs.npz", **inputs)
+    subprocess.run([str(python), str(LITE / "run_lite.py"), str(tmp / "out" / "x86"), str(tmp / "inputs.npz"),
+                    str(tmp / "outputs.npz")], check=True, capture_output=True, env={**os.environ, "GLOG_v": "0"})
+    got = np.load(tmp / "outputs.npz")
+    assert sorted(got.files) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_allclose(got[key], value.numpy(), atol=TOL, rtol=0, err_msg=key)
+
+
+def test_arm_models_are_written_for_android(lite_models, tmp_path):
+    """The Android files come from the same script (`arm` target); here only their creation is checked."""
+    cfg, _, _ = lite_models
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    subprocess.run(["bash", str(LITE / "build_lite.sh"), str(config), str(WEIGHTS), str(tmp_path / "out"), "64", "arm"],
+                   check=True, capture_output=True)
+    assert sorted(p.name for p in (tmp_path / "out" / "arm").iterdir()) == [
+        "generator.nb", "kp_detector.nb", "source_encoder.nb"]
