@@ -7,9 +7,11 @@ fail with a one-line :class:`PpfomError` instead of an OpenCV traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -133,13 +135,24 @@ def _decode(name: str, label: str) -> tuple[np.ndarray, bool]:
 
 
 def _cv2_decode(raw: np.ndarray) -> np.ndarray | None:
-    log = cv2.utils.logging
+    with _quiet_opencv():  # we raise our own one-line error instead of OpenCV's warnings
+        try:
+            return cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            return None
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's log where the build exposes it (some 4.x wheels have no ``cv2.utils.logging``)."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
     level = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)  # we raise our own one-line error instead
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
     try:
-        return cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        return None
+        yield
     finally:
         log.setLogLevel(level)
 

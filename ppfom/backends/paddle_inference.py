@@ -26,10 +26,10 @@ class PaddleInferenceSession:
             config.enable_use_gpu(256, int(device.split(":")[1]) if ":" in device else 0)
         else:
             config.disable_gpu()
-            config.enable_onednn()
+            _call(config, "enable_onednn", "enable_mkldnn")
             config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
             if precision == "bf16":
-                config.enable_onednn_bfloat16()
+                _call(config, "enable_onednn_bfloat16", "enable_mkldnn_bfloat16")
         self._predictor = paddle_infer.create_predictor(config)
         self._inputs = [self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()]
         self._outputs = [self._predictor.get_output_handle(n) for n in self._predictor.get_output_names()]
@@ -40,3 +40,8 @@ class PaddleInferenceSession:
             handle.copy_from_cpu(np.ascontiguousarray(array, dtype=np.float32))
         self._predictor.run()
         return [handle.copy_to_cpu() for handle in self._outputs]
+
+
+def _call(config, name: str, legacy: str) -> None:
+    """Paddle 3 renamed the oneDNN switches (``enable_mkldnn*`` in 2.6)."""
+    (getattr(config, name, None) or getattr(config, legacy))()
