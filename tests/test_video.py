@@ -313,7 +313,7 @@ def test_exception_in_with_block_leaves_nothing(tmp_path, exc):
         assert _children_gone(before), "ffmpeg was left running"
 
 
-def _children_gone(before: set, seconds: float = 5.0) -> bool:
+def _children_gone(before: set, seconds: float = 15.0) -> bool:
     """A killed child can take a moment to exit on a busy machine: wait for it, briefly."""
     end = time.monotonic() + seconds
     while set(children()) - before:
