@@ -1,0 +1,1 @@
+"""Compression of FOM: distilling mobile students from the full model, and pruning them."""
