@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mobile_net", action="store_true", help="use the compressed mobile model")
     p.add_argument("--backend", default="auto",
                    help="how the networks run: auto (the fastest correct one), dygraph, paddle-inference, "
-                        "onnxruntime (needs ppfom[onnx])")
+                        "onnxruntime")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
                    help="bf16: about 1.4x faster on CPUs with AVX512-BF16 (paddle-inference), but not exact "
                         "(up to 0.1 off on seeded weights)")

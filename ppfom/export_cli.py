@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"shapes 'source;driving;kp value;kp jacobian' (default {DEFAULT_INPUTS})")
     p.add_argument("--output_dir", "--export_model", dest="output_dir", default="inference_model",
                    help="folder; the graphs go to <output_dir>/fom_dy2st/")
-    p.add_argument("--onnx", action="store_true", help="also write <part>.onnx (needs ppfom[onnx])")
+    p.add_argument("--onnx", action="store_true", help="also write <part>.onnx")
     p.add_argument("-o", "--opt", nargs="+", help="PaddleGAN's config overrides: not supported")
     p.add_argument("--export_serving_model", default=False, help="PaddleGAN's serving export: not supported")
     p.add_argument("--model_name", default=None, help="accepted for compatibility; ignored")

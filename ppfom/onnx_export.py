@@ -17,7 +17,7 @@ def to_onnx(prefix: str, target: str) -> str:
     try:
         import paddle2onnx
     except ImportError:
-        raise PpfomError("ONNX export needs paddle2onnx: pip install 'ppfom[onnx]'") from None
+        raise PpfomError("ONNX export needs paddle2onnx: pip install paddle2onnx onnxruntime") from None
     program = prefix + ".json" if os.path.isfile(prefix + ".json") else prefix + ".pdmodel"
     paddle2onnx.export(program, prefix + ".pdiparams", save_file=target, opset_version=OPSET,
                        enable_onnx_checker=True, optimize_tool=None, verbose=False)

@@ -15,7 +15,7 @@ class OnnxRuntimeSession:
         try:
             import onnxruntime
         except ImportError:
-            raise PpfomError("--backend onnxruntime needs onnxruntime: pip install 'ppfom[onnx]'") from None
+            raise PpfomError("--backend onnxruntime needs onnxruntime: pip install paddle2onnx onnxruntime") from None
         path = os.path.join(folder, part + ".onnx")
         if not os.path.isfile(path):
             raise PpfomError(f"'{folder}' has no {part}.onnx: export with --onnx (tools/export_model.py)")
