@@ -7,11 +7,13 @@ and the generator's per-frame part.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import paddle
 
 from .backends import BACKENDS, ExportedAnimator, open_exported, resolve_backend  # noqa: F401 - re-exported
-from .errors import PpfomError
+from .errors import PpfomError, PpfomWarning
 from .export_cache import cached_export
 from .modules import KPDetector, OcclusionAwareGenerator
 from .motion_transfer import movement_scale, normalize_kp
@@ -81,7 +83,8 @@ def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionA
     keyed by their weights and config (``ppfom.export_cache``); ``image_size``
     and ``batch_size`` fix the exported shapes.
     """
-    if backend == "auto" and precision == "bf16" and not device.startswith("gpu"):
+    chosen = backend == "auto"
+    if chosen and precision == "bf16" and not device.startswith("gpu"):
         backend = "paddle-inference"  # the only backend with a bfloat16 mode
     backend = resolve_backend(backend, device)
     if backend == "dygraph":
@@ -90,6 +93,14 @@ def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionA
         return Animator(kp_detector, generator, relative, adapt_scale)
     if image_size is None:
         raise ValueError(f"backend {backend} needs image_size to export the networks")
-    folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size,
-                           onnx=backend == "onnxruntime")
+    try:
+        folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size,
+                               onnx=backend == "onnxruntime")
+    except Exception as err:
+        if not chosen or precision != "fp32":
+            raise
+        # Paddle 3.3's tracer fails now and then on a first export; the run need not fail with it.
+        warnings.warn(f"could not export the networks for {backend} ({type(err).__name__}); running them "
+                      "in dygraph, which is slower", PpfomWarning, stacklevel=2)
+        return Animator(kp_detector, generator, relative, adapt_scale)
     return open_exported(folder, backend, relative, adapt_scale, precision=precision, device=device)

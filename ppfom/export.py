@@ -15,6 +15,7 @@ Inference 3.3 cannot run one.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -209,9 +210,9 @@ def _quiet() -> Iterator[None]:
 def _restore(saved: list[int]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
-    for fd, copy in zip((1, 2), saved, strict=True):
-        os.dup2(copy, fd)
-        os.close(copy)
+    for fd, duplicate in zip((1, 2), saved, strict=True):
+        os.dup2(duplicate, fd)
+        os.close(duplicate)
 
 
 def _jit_save(layer: nn.Layer, specs: list[InputSpec], prefix: str) -> None:
@@ -225,7 +226,9 @@ def _save_onnx(layer: nn.Layer, specs: list[InputSpec], folder: str, part: str) 
 
     prefix = os.path.join(folder, ".onnx_src", part)
     with nearest_as_resize_op():
-        _jit_save(layer, specs, prefix)
+        # A fresh copy: tracing the same layer a second time in one process sometimes crashed
+        # Paddle 3.3's dy2static (garbage op call stacks, UnicodeDecodeError).
+        _jit_save(copy.deepcopy(layer), specs, prefix)
     to_onnx(prefix, os.path.join(folder, part + ".onnx"))
     shutil.rmtree(os.path.dirname(prefix))
 

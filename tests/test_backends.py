@@ -146,3 +146,24 @@ def test_bf16_is_refused_where_it_does_not_exist(small):
     if HAS_ONNX:
         with pytest.raises(PpfomError, match="onnxruntime runs float32 only"):
             create_animator("onnxruntime", kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="bf16")
+
+
+def test_auto_falls_back_to_dygraph_when_a_first_export_fails(monkeypatch, param_manifest):
+    """A tracer failure on first use must not fail the user's run; an explicit backend still raises."""
+    import ppfom.animator as animator_module
+    from ppfom import PpfomWarning
+    from ppfom.animator import Animator, create_animator
+    from ppfom.config import build_generator, build_kp_detector
+    from small_model import small_config
+
+    def broken(*args, **kwargs):
+        raise SystemError("tracer crashed")
+
+    monkeypatch.setattr(animator_module, "cached_export", broken)
+    cfg = small_config(param_manifest)
+    kp, gen = build_kp_detector(cfg), build_generator(cfg, inference=True)
+    with pytest.warns(PpfomWarning, match="dygraph"):
+        animator = create_animator("auto", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
+    assert isinstance(animator, Animator)
+    with pytest.raises(SystemError):
+        create_animator("onnxruntime", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
