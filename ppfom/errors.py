@@ -13,3 +13,15 @@ class PpfomError(Exception):
 class PpfomWarning(UserWarning):
     """Something the user should know that does not stop the run (no face found, ...);
     the CLI prints it as one ``warning:`` line."""
+
+
+def require_file(name: str, label: str, option: str, kind: str) -> None:
+    """One-line errors for the usual ways an input path is wrong (missing, a folder, empty)."""
+    import os
+
+    if not os.path.exists(name):
+        raise PpfomError(f"{label} '{name}' does not exist: check {option}")
+    if os.path.isdir(name):
+        raise PpfomError(f"{label} '{name}' is a folder, not {kind}: check {option}")
+    if os.path.getsize(name) == 0:
+        raise PpfomError(f"{label} '{name}' is empty (0 bytes): re-export or re-download it")

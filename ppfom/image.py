@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ppfom.errors import PpfomError
+from ppfom.errors import PpfomError, require_file
 
 # Refused before decoding: a tiny file can declare a huge canvas (decompression
 # bomb) and 8192x8192 is already far beyond what the model needs.
@@ -47,7 +47,7 @@ def read_image(
     EXIF orientation is applied so phone photos come out upright.
     """
     name = os.fspath(path)
-    _check_file(name, label, option)
+    require_file(name, label, option, "an image file")
     orientation, fmt = _check_header(name, label)
     data, bgr = _decode(name, label)
     rgb = _to_rgb_uint8(data, bgr, name, label)
@@ -56,13 +56,6 @@ def read_image(
     return np.ascontiguousarray(rgb)
 
 
-def _check_file(name: str, label: str, option: str) -> None:
-    if not os.path.exists(name):
-        raise PpfomError(f"{label} '{name}' does not exist: check {option}")
-    if os.path.isdir(name):
-        raise PpfomError(f"{label} '{name}' is a folder, not an image file: check {option}")
-    if os.path.getsize(name) == 0:
-        raise PpfomError(f"{label} '{name}' is empty (0 bytes): re-export or re-download it")
 
 
 def _check_header(name: str, label: str) -> tuple[int, str | None]:

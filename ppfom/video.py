@@ -23,7 +23,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from ppfom.atomic import publish
-from ppfom.errors import PpfomError
+from ppfom.errors import PpfomError, require_file
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -45,13 +45,6 @@ def _popen_kwargs() -> dict:
     return {"start_new_session": True}
 
 
-def _check_file(name: str, label: str, option: str) -> None:
-    if not os.path.exists(name):
-        raise PpfomError(f"{label} '{name}' does not exist: check {option}")
-    if os.path.isdir(name):
-        raise PpfomError(f"{label} '{name}' is a folder, not a video file: check {option}")
-    if os.path.getsize(name) == 0:
-        raise PpfomError(f"{label} '{name}' is empty (0 bytes): re-export or re-download it")
 
 
 def _unreadable(name: str, label: str) -> PpfomError:
@@ -72,7 +65,7 @@ def probe(
     does not decode cleanly is unreadable. ``label``/``option`` word the errors.
     """
     name = os.fspath(path)
-    _check_file(name, label, option)
+    require_file(name, label, option, "a video file")
     cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info",
            "-i", name, "-map", "0:v:0?", "-frames:v", "1", "-f", "null", "-"]
     run = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
@@ -475,7 +468,7 @@ def _audio_source(path: str | os.PathLike | None) -> str | None:
         return None
     name = os.fspath(path)
     label = "audio source"
-    _check_file(name, label, "the driving video path")
+    require_file(name, label, "the driving video path", "a video file")
     cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-i", name]
     run = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     info = _parse_header(run.stderr.decode("utf-8", errors="replace"))

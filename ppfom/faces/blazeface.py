@@ -15,12 +15,10 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from ..checkpoint import download, load_state, read_state_dict
 from .boxes import iou
-from .detector import Face, FaceDetector
+from .detector import Face, FaceDetector, load_paddlegan_detector
 
 BLAZEFACE_URL = "https://paddlegan.bj.bcebos.com/models/blazeface.pdparams"
-OPTION = "--face_detector_weights"
 SIZE = 128
 _BACKBONE1 = [(24, 24, 1), (24, 28, 1), (28, 32, 2), (32, 36, 1), (36, 42, 1), (42, 48, 2), (48, 56, 1),
               (56, 64, 1), (64, 72, 1), (72, 80, 1), (80, 88, 1)]
@@ -112,12 +110,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> lis
 
 class BlazeFaceDetector(FaceDetector):
     def __init__(self, weight_path: str | None = None, score_threshold: float = 0.5, nms_threshold: float = 0.3):
-        path = weight_path or download(BLAZEFACE_URL, hint=f"download it yourself and pass {OPTION}, "
-                                                           "or use the built-in --face_detector retinaface")
-        self.net = BlazeFace()
-        load_state(self.net, read_state_dict(path, "face detector (BlazeFace)", OPTION), "BlazeFace face detector",
-                   source=path, hint=f"pass PaddleGAN's blazeface.pdparams with {OPTION}")
-        self.net.eval()
+        self.net = load_paddlegan_detector(BlazeFace(), weight_path, BLAZEFACE_URL, "BlazeFace", "blazeface.pdparams")
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
 

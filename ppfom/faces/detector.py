@@ -56,3 +56,18 @@ def create_detector(name: str | None = None, weight_path: str | None = None) -> 
         from .blazeface import BlazeFaceDetector
         return BlazeFaceDetector(weight_path)
     raise PpfomError(f"--face_detector {name} is unknown: use one of {', '.join(DETECTORS)}")
+
+
+WEIGHTS_OPTION = "--face_detector_weights"
+
+
+def load_paddlegan_detector(net, weight_path: str | None, url: str, name: str, filename: str):
+    """``net`` with PaddleGAN's published weights: the given file, else downloaded once; eval mode."""
+    from ..checkpoint import download, load_state, read_state_dict
+
+    path = weight_path or download(url, hint=f"download it yourself and pass {WEIGHTS_OPTION}, "
+                                             "or use the built-in --face_detector retinaface")
+    load_state(net, read_state_dict(path, f"face detector ({name})", WEIGHTS_OPTION), f"{name} face detector",
+               source=path, hint=f"pass PaddleGAN's {filename} with {WEIGHTS_OPTION}")
+    net.eval()
+    return net

@@ -14,12 +14,10 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from ..checkpoint import download, load_state, read_state_dict
 from .boxes import nms
-from .detector import Face, FaceDetector
+from .detector import Face, FaceDetector, load_paddlegan_detector
 
 S3FD_URL = "https://paddlegan.bj.bcebos.com/models/s3fd_paddle.pdparams"
-OPTION = "--face_detector_weights"
 BGR_MEAN = np.array([104.0, 117.0, 123.0], np.float32)
 VARIANCES = (0.1, 0.2)
 CANDIDATE_SCORE = 0.05  # PaddleGAN's threshold before suppression
@@ -107,12 +105,7 @@ class SFDDetector(FaceDetector):
     """S3FD with PaddleGAN's post-processing: suppression at 0.3 IoU, faces above 0.5."""
 
     def __init__(self, weight_path: str | None = None, score_threshold: float = 0.5, nms_threshold: float = 0.3):
-        path = weight_path or download(S3FD_URL, hint=f"download it yourself and pass {OPTION}, "
-                                                      "or use the built-in --face_detector retinaface")
-        self.net = S3FD()
-        load_state(self.net, read_state_dict(path, "face detector (S3FD)", OPTION), "S3FD face detector",
-                   source=path, hint=f"pass PaddleGAN's s3fd_paddle.pdparams with {OPTION}")
-        self.net.eval()
+        self.net = load_paddlegan_detector(S3FD(), weight_path, S3FD_URL, "S3FD", "s3fd_paddle.pdparams")
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
 
