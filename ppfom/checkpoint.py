@@ -13,7 +13,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import paddle
@@ -50,16 +50,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     (paddle Tensors or numpy arrays).
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise PpfomError(f"checkpoint '{path}' does not exist: check --weight_path")
-    try:
-        state = paddle.load(path)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not a checkpoint"
-        raise PpfomError(
-            f"checkpoint '{path}' is not a PaddlePaddle checkpoint ({_reason(exc)}): "
-            "pass a .pdparams file from PaddleGAN or ppfom "
-            "(convert PyTorch .pth.tar files with tools/convert_torch_checkpoint.py)"
-        ) from None
+    state = _load(path, f"checkpoint '{path}' does not exist: check --weight_path",
+                  lambda reason: f"checkpoint '{path}' is not a PaddlePaddle checkpoint ({reason}): pass a "
+                  ".pdparams file from PaddleGAN or ppfom (convert PyTorch .pth.tar files with "
+                  "tools/convert_torch_checkpoint.py)")
     missing = [k for k in REQUIRED_NETWORKS if not isinstance(_get(state, k), Mapping)]
     if missing:
         raise PpfomError(
@@ -74,17 +68,23 @@ def read_state_dict(path: str | os.PathLike, what: str, option: str) -> Mapping[
     """Load a single network's state dict (``paddle.save`` of ``layer.state_dict()``), such as
     PaddleGAN's face detector and enhancer weights; ``what`` names the network, ``option`` the flag."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise PpfomError(f"{what} weights '{path}' do not exist: check {option}")
-    try:
-        state = paddle.load(path)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not a checkpoint"
-        raise PpfomError(f"{what} weights '{path}' are not a PaddlePaddle state dict ({_reason(exc)}): "
-                         f"check {option}") from None
+    state = _load(path, f"{what} weights '{path}' do not exist: check {option}",
+                  lambda reason: f"{what} weights '{path}' are not a PaddlePaddle state dict ({reason}): "
+                  f"check {option}")
     if not isinstance(state, Mapping):
         raise PpfomError(f"{what} weights '{path}' hold a {type(state).__name__}, not a state dict: "
                          f"check {option}")
     return state
+
+
+def _load(path: str, missing: str, unreadable: Callable[[str], str]) -> object:
+    """``paddle.load`` with one-line errors; ``unreadable(reason)`` words the second."""
+    if not os.path.isfile(path):
+        raise PpfomError(missing)
+    try:
+        return paddle.load(path)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not a checkpoint"
+        raise PpfomError(unreadable(_reason(exc))) from None
 
 
 def _get(state: object, key: str) -> object:
