@@ -114,7 +114,8 @@ class FirstOrderPredictor:
             references = self.reference_frames(reader, faces)
             animators = [self.make_animator(face, ref) for face, ref in zip(faces, references)]
             for batch in _progress(reader, self.batch_size, progress):
-                animated = [self.enhance(self.animate_batch(a, batch)) for a in animators]
+                driving = self.driving_input(batch)  # once per batch, shared by every face
+                animated = [self.enhance(self.animate_batch(a, batch, driving)) for a in animators]
                 writer.write(paster(animated))
         return self.output_path
 
@@ -163,11 +164,17 @@ class FirstOrderPredictor:
         """GPEN on animated crops when --face_enhancement is on: (N, S, S, 3) -> (N, 512, 512, 3)."""
         return faces if self.enhancer is None else self.enhancer(faces)
 
-    def animate_batch(self, animator: Animator, batch: np.ndarray) -> np.ndarray:
-        """Driving frames (N, H, W, 3) uint8 -> animated crops (N, S, S, 3) uint8."""
+    def driving_input(self, batch: np.ndarray) -> np.ndarray:
+        """Driving frames (N, H, W, 3) uint8 -> the networks' input (N, 3, S, S) float32."""
         size = (self.image_size, self.image_size)
-        driving = np.stack([frames.resize(frame, size) for frame in batch])
-        return frames.to_uint8(animator(frames.to_nchw(driving)))
+        return frames.to_nchw(np.stack([frames.resize(frame, size) for frame in batch]))
+
+    def animate_batch(self, animator: Animator, batch: np.ndarray, driving: np.ndarray | None = None) -> np.ndarray:
+        """Driving frames (N, H, W, 3) uint8 -> animated crops (N, S, S, 3) uint8.
+
+        ``driving`` is :meth:`driving_input` of ``batch`` when the caller already made it.
+        """
+        return frames.to_uint8(animator(self.driving_input(batch) if driving is None else driving))
 
 
 MIN_SOURCE_SIDE = 32  # below this there is no face to animate, only upscaling noise

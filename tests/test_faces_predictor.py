@@ -119,8 +119,8 @@ def test_image_size_512_end_to_end(tmp_path, param_manifest, captured, remember_
     sizes = []
     animate = FirstOrderPredictor.animate_batch
 
-    def recorded(self, animator, batch):
-        out = animate(self, animator, batch)
+    def recorded(self, animator, batch, *prepared):
+        out = animate(self, animator, batch, *prepared)
         sizes.append(out.shape)
         return out
 
