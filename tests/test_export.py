@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import paddle
 import pytest
 import yaml
 
@@ -13,6 +12,7 @@ from ppfom import PpfomError
 from ppfom.backends.paddle_inference import PaddleInferenceSession
 from ppfom.export import MANIFEST, PARTS, load_networks, read_manifest
 from ppfom.export_cli import export_checkpoint, main, parse_inputs_size
+from small_model import dygraph_reference
 
 DATA = Path(__file__).parent / "data"
 WEIGHTS = str(DATA / "ppgan_fom_small.pdparams")
@@ -49,20 +49,14 @@ def test_export_writes_three_graphs_and_a_manifest(exported):
 def test_exported_graphs_match_dygraph(exported):
     config, folder = exported
     kp_detector, generator = load_networks(yaml.safe_load(Path(config).read_text()), WEIGHTS)
-    rng = np.random.default_rng(0)
-    source, driving = (rng.random((1, 3, 64, 64), dtype=np.float32) for _ in range(2))
-    with paddle.no_grad():
-        src = paddle.to_tensor(source)
-        kp_s, kp_d = kp_detector(src), kp_detector(paddle.to_tensor(driving))
-        features, down = generator.encode(src), generator.dense_motion_network.downsample(src)
-        expected = generator.animate(src, features, kp_d, kp_s, source_down=down, full_output=False)
+    ref = dygraph_reference(kp_detector, generator)
     run = {p: PaddleInferenceSession(folder, p).run for p in PARTS}
-    got_kp = run["kp_detector"]([driving])
-    got_enc = run["source_encoder"]([source])
-    got = run["generator"]([features.numpy(), down.numpy(), kp_s["value"].numpy(), kp_d["value"].numpy(),
-                            kp_s["jacobian"].numpy(), kp_d["jacobian"].numpy()])[0]
-    pairs = [(got_kp[0], kp_d["value"]), (got_kp[1], kp_d["jacobian"]), (got_enc[0], features),
-             (got_enc[1], down), (got, expected["prediction"])]
+    got_kp = run["kp_detector"]([ref["driving"]])
+    got_enc = run["source_encoder"]([ref["source"]])
+    got = run["generator"](ref["generator_inputs"])[0]
+    kp_d = ref["kp_driving"]
+    pairs = [(got_kp[0], kp_d["value"]), (got_kp[1], kp_d["jacobian"]), (got_enc[0], ref["features"]),
+             (got_enc[1], ref["down"]), (got, ref["prediction"])]
     for actual, reference in pairs:
         np.testing.assert_allclose(actual, reference.numpy(), atol=TOL, rtol=0)
 

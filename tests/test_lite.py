@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import paddle
 import pytest
 import yaml
 
 from ppfom.export import load_networks
+from small_model import dygraph_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 LITE = ROOT / "deploy" / "lite"
@@ -45,18 +45,13 @@ def lite_models(tmp_path_factory, param_manifest):
 def test_lite_x86_matches_dygraph(lite_models):
     cfg, tmp, python = lite_models
     kp_detector, generator = load_networks(cfg, str(WEIGHTS))
-    rng = np.random.default_rng(0)
-    source, driving = (rng.random((1, 3, 64, 64), dtype=np.float32) for _ in range(2))
-    with paddle.no_grad():
-        src = paddle.to_tensor(source)
-        kp_s, kp_d = kp_detector(src), kp_detector(paddle.to_tensor(driving))
-        features, down = generator.encode(src), generator.dense_motion_network.downsample(src)
-        prediction = generator.animate(src, features, kp_d, kp_s, source_down=down, full_output=False)["prediction"]
-    frame = [features, down, kp_s["value"], kp_d["value"], kp_s["jacobian"], kp_d["jacobian"]]
-    inputs = {"kp_detector/0": driving, "source_encoder/0": source,
-              **{f"generator/{i}": t.numpy() for i, t in enumerate(frame)}}
-    expected = {"kp_detector/0": kp_d["value"], "kp_detector/1": kp_d["jacobian"], "source_encoder/0": features,
-                "source_encoder/1": down, "generator/0": prediction}
+    ref = dygraph_reference(kp_detector, generator)
+    kp_d = ref["kp_driving"]
+    inputs = {"kp_detector/0": ref["driving"], "source_encoder/0": ref["source"],
+              **{f"generator/{i}": a for i, a in enumerate(ref["generator_inputs"])}}
+    expected = {"kp_detector/0": kp_d["value"], "kp_detector/1": kp_d["jacobian"],
+                "source_encoder/0": ref["features"], "source_encoder/1": ref["down"],
+                "generator/0": ref["prediction"]}
     np.savez(tmp / "inputs.npz", **inputs)
     subprocess.run([str(python), str(LITE / "run_lite.py"), str(tmp / "out" / "x86"), str(tmp / "inputs.npz"),
                     str(tmp / "outputs.npz")], check=True, capture_output=True, env={**os.environ, "GLOG_v": "0"})
