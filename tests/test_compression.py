@@ -232,6 +232,22 @@ def test_the_cli_prints_one_line_for_user_errors(work, teacher, tmp_path, capsys
     assert err.startswith("error: model.kp_weight_path 'nope.pdparams' does not exist") and "\n" not in err
 
 
+def test_tools_main_trains_a_mobile_config_by_distillation(work, teacher, tmp_path, training_log):
+    """PaddleGAN's docs train the mobile config with tools/main.py: that must distil, not train plainly."""
+    import yaml
+
+    from ppfom.training.cli import train_main
+
+    config = tmp_path / "mobile.yaml"
+    config.write_text(yaml.safe_dump(mobile_config(work, teacher, "kp_detector")))
+    assert train_main(["--config-file", str(config), "--output-dir", str(tmp_path / "out"),
+                       "-o", "total_iters=1", "-o", "snapshot_config.interval=1"]) == 0
+    saved = read_checkpoint(str(tmp_path / "out" / "iter_1_checkpoint.pdparams"))["generator"]
+    fixed = read_checkpoint(teacher)["generator"]  # the kp_detector stage keeps the teacher's generator
+    assert saved.keys() == fixed.keys()
+    assert all(np.array_equal(np.asarray(saved[k]), np.asarray(fixed[k])) for k in fixed)
+
+
 @pytest.mark.slow
 def test_a_pruned_model_exports_to_onnx_and_runs(work, teacher, stages, tmp_path):
     pytest.importorskip("paddle2onnx")

@@ -30,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--onnx", action="store_true", help="also write <part>.onnx (needs paddle2onnx)")
     for sub_parser in (train, prune, export):
         sub_parser.add_argument("--config-file", required=True, help="e.g. configs/firstorder_vox_mobile_256.yaml")
-        sub_parser.add_argument("-o", "--opt", nargs="+", default=[], help="override config keys: key.sub=value")
+        sub_parser.add_argument("-o", "--opt", nargs="+", action="extend", default=[],
+                                help="override config keys: key.sub=value (may be repeated)")
     for sub_parser in (prune, export):
         sub_parser.add_argument("--weight_path", required=True, help="checkpoint with kp_detector and generator")
         sub_parser.add_argument("--output", required=True, help="file (prune) or folder (export) to write")

@@ -29,7 +29,8 @@ def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/main.py", description="Train the First Order Motion Model.")
     p.add_argument("--config-file", required=True, help="config YAML, e.g. configs/firstorder_fashion.yaml")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (weights, optimizers, iteration)")
-    p.add_argument("-o", "--opt", nargs="+", default=[], help="override config keys: key.sub=value ...")
+    p.add_argument("-o", "--opt", nargs="+", action="extend", default=[],
+                   help="override config keys: key.sub=value ... (may be repeated)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the config's seed or 0)")
     p.add_argument("--output-dir", default=None, help="where checkpoints and logs go (default: output_dir)")
     p.add_argument("--recalibrate-bn", type=int, default=0, metavar="N",
@@ -58,14 +59,14 @@ def _train(args: argparse.Namespace) -> int:
         from ..config import load_config
         from . import distributed
         from .logs import setup_logging
-        from .trainer import Trainer, check_config
+        from .trainer import check_config
 
         cfg = apply_overrides(load_config(args.config_file), args.opt)
         check_config(cfg)
         distributed.init()
         output = args.output_dir or cfg.get("output_dir", "output_dir")
         setup_logging(output, distributed.rank())
-        trainer = Trainer(cfg, output_dir=output, resume=args.resume, seed=args.seed)
+        trainer = _trainer_class(cfg)(cfg, output_dir=output, resume=args.resume, seed=args.seed)
         last = trainer.run()
         if args.recalibrate_bn > 0:
             trainer.recalibrate_batchnorm(args.recalibrate_bn)
@@ -81,6 +82,17 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trainer_class(cfg: dict) -> type:
+    """PaddleGAN's mobile configs (``FirstOrderModelMobile``) train by distillation, as its docs run them."""
+    if cfg["model"].get("name") == "FirstOrderModelMobile":
+        from ..compression.distill import DistillTrainer
+
+        return DistillTrainer
+    from .trainer import Trainer
+
+    return Trainer
+
+
 def evaluate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/evaluate.py",
                                 description="Reconstruction L1 and keypoint distance on a test set, "
@@ -93,7 +105,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
                         "tools/make_synthetic_dataset.py's faces), retinaface (ppfom's packaged face "
                         "detector, for real faces), or none")
     p.add_argument("--max-videos", type=int, default=None, help="evaluate only the first N test videos")
-    p.add_argument("-o", "--opt", nargs="+", default=[], help="override config keys: key.sub=value ...")
+    p.add_argument("-o", "--opt", nargs="+", action="extend", default=[],
+                   help="override config keys: key.sub=value ... (may be repeated)")
     return p
 
 
