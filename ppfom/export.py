@@ -28,11 +28,10 @@ import paddle
 from paddle import nn
 from paddle.static import InputSpec
 
-from .checkpoint import load_state, read_checkpoint
-from .config import build_generator, build_kp_detector
 from .errors import PpfomError
 from .modules import KPDetector, OcclusionAwareGenerator
 from .modules.geometry import nearest_as_resize_op
+from .weights import load_networks  # noqa: F401  (ppfom.export.load_networks, the exporters' entry)
 
 PARTS = ("kp_detector", "source_encoder", "generator")
 MANIFEST = "fom_export.json"
@@ -138,17 +137,6 @@ def graphs(kp_detector: KPDetector, generator: OcclusionAwareGenerator) -> dict[
     for layer in layers.values():
         layer.eval()
     return layers
-
-
-def load_networks(cfg: dict, weight_path: str) -> tuple[KPDetector, OcclusionAwareGenerator]:
-    """The inference networks with ``weight_path`` loaded; raises if any weight does not fit."""
-    checkpoint = read_checkpoint(weight_path)
-    kp_detector = build_kp_detector(cfg)
-    generator = build_generator(cfg, inference=True)
-    for net, name in ((kp_detector, "kp_detector"), (generator, "generator")):
-        load_state(net, checkpoint[name], name, source=weight_path)
-        net.eval()
-    return kp_detector, generator
 
 
 def save_static(kp_detector: KPDetector, generator: OcclusionAwareGenerator, spec: ExportSpec,

@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from . import frames
 from .animator import BACKENDS, Animator, create_animator
-from .checkpoint import PUBLISHED_WEIGHTS, download, load_state, read_checkpoint
-from .config import RELEASED, build_generator, build_kp_detector, config_dir, load_config, released_model
+from .checkpoint import PUBLISHED_WEIGHTS, download
+from .config import RELEASED, config_dir, load_config, released_model
 from .errors import PpfomError, PpfomWarning
 from .faces.best_frame import find_best_frames, frame_at
 from .faces.crop import Crop, centre_square, choose_crops, cut
@@ -26,6 +26,7 @@ from .faces.detector import FaceDetector, create_detector
 from .faces.paste import Paster
 from .image import read_image
 from .video import VideoReader, VideoWriter
+from .weights import load_networks
 
 
 def _check_face_options(best_frame, ratio: float) -> None:
@@ -88,13 +89,7 @@ class FirstOrderPredictor:
         return download(PUBLISHED_WEIGHTS[released_model(self.image_size, self.mobile_net)])
 
     def _networks(self):
-        checkpoint = read_checkpoint(self.weight_path)
-        kp_detector = build_kp_detector(self.cfg)
-        generator = build_generator(self.cfg, inference=True)
-        for net, name in ((kp_detector, "kp_detector"), (generator, "generator")):
-            load_state(net, checkpoint[name], name, source=self.weight_path)
-            net.eval()
-        return kp_detector, generator
+        return load_networks(self.cfg, self.weight_path, inference=True)
 
     @property
     def output_path(self) -> str:

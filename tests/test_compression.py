@@ -13,10 +13,11 @@ from ppfom import synthetic
 from ppfom.checkpoint import read_checkpoint, save_checkpoint
 from ppfom.compression.cli import main as compress_main
 from ppfom.compression.distill import DistillTrainer, stage
-from ppfom.compression.prune import channels_to_keep, count_parameters, find_groups, load_networks, prune
+from ppfom.compression.prune import count_parameters, prune
 from ppfom.config import build_generator, build_kp_detector, load_config
 from ppfom.errors import PpfomError
 from ppfom.training.cli import apply_overrides
+from ppfom.weights import load_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "firstorder_tiny.yaml"
@@ -155,24 +156,55 @@ def _forward(kp_detector, generator) -> np.ndarray:
 
 
 @pytest.mark.parametrize("criterion", ["l1_norm", "fpgm"])
-def test_pruning_removes_the_ratio_and_the_model_still_runs(work, teacher, stages, criterion):
-    cfg = mobile_config(work, teacher, "both")
-    nets = load_networks(cfg, stages["both"])
-    widths = {g.name: g.width for net in nets for g in find_groups(net)}
+@pytest.mark.parametrize("ratio", [0.3, 0.5])
+def test_pruning_removes_the_ratio_and_the_model_still_runs(work, teacher, stages, criterion, ratio):
+    nets = load_networks(mobile_config(work, teacher, "both"), stages["both"], inference=False)
     before = sum(count_parameters(n) for n in nets)
-    report = {k: v for net in nets for k, v in prune(net, 0.5, criterion).items()}
-    assert report == {name: (w, w - round(0.5 * w)) for name, w in widths.items()}
-    assert {g.name: g.width for net in nets for g in find_groups(net)} == {k: v[1] for k, v in report.items()}
-    assert sum(count_parameters(n) for n in nets) < before
+    report = prune(list(nets), ratio, criterion)
+    after = sum(count_parameters(n) for n in nets)
+    assert after / before == pytest.approx(1 - ratio, abs=0.02)
+    assert len(report) > 10 and all(new < old for old, new in report.values())
+    assert all(not name.endswith("_backup") for n in nets for layer in n.sublayers() for name in layer._buffers)
     out = _forward(*nets)
     assert out.shape == (1, 3, 64, 64) and np.isfinite(out).all()
 
 
-def test_channels_to_keep_drops_the_smallest_filters():
-    weight = np.stack([np.full((2, 3, 3), v, np.float32) for v in (3, 1, 2, 0.5)])
-    assert channels_to_keep(weight, 0.5).tolist() == [0, 2]
-    with pytest.raises(PpfomError, match="ratio"):
-        channels_to_keep(weight, 1.0)
+def test_l1_pruning_keeps_the_largest_filters(work, teacher, stages):
+    """PaddleSlim really ranks by L1 norm: a pruned layer that leads its group keeps its largest filters."""
+    kp_detector, _ = load_networks(mobile_config(work, teacher, "both"), stages["both"], inference=False)
+
+    def norms(name):
+        return np.abs(weights[name]).reshape(weights[name].shape[0], -1).sum(1)
+
+    weights = {n: p.numpy() for n, p in kp_detector.named_parameters() if len(p.shape) == 4}
+    before = {n: norms(n) for n in weights}
+    report = prune(kp_detector, 0.3, "l1_norm")
+    weights = {n: p.numpy() for n, p in kp_detector.named_parameters() if len(p.shape) == 4}
+    leaders = [n.split(".", 1)[1] for n in report if ".encoder.down_blocks." in n and n.endswith("conv1.weight")]
+    assert leaders
+    for name in leaders:
+        kept = norms(name)
+        np.testing.assert_allclose(np.sort(kept), np.sort(before[name])[-len(kept):], rtol=1e-6)
+
+
+def test_pruning_refuses_what_it_cannot_do(work, teacher, stages):
+    kp_detector, _ = load_networks(mobile_config(work, teacher, "both"), stages["both"], inference=False)
+    with pytest.raises(PpfomError, match="ratio 1.0 is outside"):
+        prune(kp_detector, 1.0)
+    with pytest.raises(PpfomError, match="criterion 'l3'"):
+        prune(kp_detector, 0.3, "l3")
+    with pytest.raises(PpfomError, match="more than filter pruning can remove"):
+        prune(kp_detector, 0.95)
+
+
+def test_an_unpruned_checkpoint_must_still_fit_its_config(work, teacher, stages, tmp_path):
+    """Narrowing is for checkpoints marked pruned: a wrong config stays an error, not a narrowed model."""
+    nets = load_networks(mobile_config(work, teacher, "both"), stages["both"], inference=False)
+    prune(list(nets), 0.3)
+    unmarked = tmp_path / "unmarked.pdparams"
+    save_checkpoint({"kp_detector": nets[0].state_dict(), "generator": nets[1].state_dict()}, str(unmarked))
+    with pytest.raises(PpfomError, match="does not fit the kp_detector"):
+        load_networks(mobile_config(work, teacher, "both"), str(unmarked))
 
 
 def test_a_pruned_checkpoint_loads_again_and_exports(work, teacher, stages, tmp_path):
@@ -185,7 +217,9 @@ def test_a_pruned_checkpoint_loads_again_and_exports(work, teacher, stages, tmp_
     assert compress_main(["prune", "--config-file", str(config), "--weight_path", stages["both"],
                           "--ratio", "0.5", "--output", str(pruned)]) == 0
     nets = load_networks(cfg, str(pruned))
-    assert sum(count_parameters(n) for n in nets) < sum(count_parameters(n) for n in load_networks(cfg, stages["both"]))
+    assert read_checkpoint(str(pruned))["pruned"] == {"by": "paddleslim", "criterion": "l1_norm", "ratio": 0.5}
+    full = sum(count_parameters(n) for n in load_networks(cfg, stages["both"]))
+    assert sum(count_parameters(n) for n in nets) / full == pytest.approx(0.5, abs=0.02)
     reference = _forward(*nets)
     assert np.isfinite(reference).all()
     folder = tmp_path / "exported"
@@ -199,14 +233,35 @@ def test_a_pruned_checkpoint_loads_again_and_exports(work, teacher, stages, tmp_
     np.testing.assert_allclose(exported, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["dygraph", "onnxruntime"])
+def test_the_demo_animates_with_a_pruned_checkpoint(work, teacher, stages, tmp_path, source_png, driving_mp4,
+                                                    backend):
+    import yaml
+
+    from ppfom.predictor import FirstOrderPredictor
+
+    config = tmp_path / "mobile.yaml"
+    config.write_text(yaml.safe_dump(mobile_config(work, teacher, "both")))
+    pruned = tmp_path / "pruned.pdparams"
+    assert compress_main(["prune", "--config-file", str(config), "--weight_path", stages["both"],
+                          "--ratio", "0.4", "--output", str(pruned)]) == 0
+    predictor = FirstOrderPredictor(output=str(tmp_path / "out"), weight_path=str(pruned), config=str(config),
+                                    image_size=64, relative=True, adapt_scale=True, backend=backend)
+    out = predictor.run(source_png, driving_mp4)
+    assert Path(out).stat().st_size > 0
+
+
 def test_prune_then_fine_tune_and_resume(work, teacher, stages, tmp_path):
     cfg = mobile_config(work, teacher, "both", kp_weight_path=stages["both"], gen_weight_path=stages["both"],
                         prune={"ratio": 0.5, "criterion": "fpgm"})
     last = DistillTrainer(cfg, output_dir=str(tmp_path), progress=False).run(max_iters=1)
     resumed = DistillTrainer(cfg, output_dir=str(tmp_path), resume=last, progress=False)
     assert resumed.iter == 1
+    assert read_checkpoint(last)["pruned"]["criterion"] == "fpgm"
     assert _same(resumed.nets["generator"], read_checkpoint(last)["generator"])
-    assert resumed.run() is not None
+    final = resumed.run()
+    _, generator = load_networks(cfg, final)  # what the demo and the exporter load
+    assert _same(generator, read_checkpoint(final)["generator"])
 
 
 @pytest.fixture

@@ -169,6 +169,31 @@ def test_training_lowers_the_loss(tiny_data, tmp_path):
     assert np.mean(history[-3:]) < 0.8 * np.mean(history[:3])
 
 
+@pytest.mark.parametrize("mode", ["batch", "frozen"])
+def test_batchnorm_statistics_are_updated_or_frozen_as_configured(tiny_data, tmp_path, mode):
+    trainer = Trainer(tiny_config(tiny_data, **{"model.train_params.batchnorm_statistics": mode}),
+                      output_dir=str(tmp_path), progress=False)
+
+    def statistics():
+        return {k: v.numpy().copy() for net in ("kp_detector", "generator")
+                for k, v in trainer.nets[net].state_dict().items() if k.endswith(("_mean", "_variance"))}
+
+    before = statistics()
+    weights = trainer.nets["generator"].final.weight.numpy().copy()
+    trainer.step(next(trainer.loader()))
+    after = statistics()
+    changed = [k for k in before if not np.array_equal(before[k], after[k])]
+    assert (not changed) if mode == "frozen" else len(changed) == len(before)
+    assert not np.array_equal(weights, trainer.nets["generator"].final.weight.numpy())  # still learning
+
+
+def test_unknown_batchnorm_statistics_mode_is_a_user_error(tiny_data, tmp_path):
+    trainer = Trainer(tiny_config(tiny_data, **{"model.train_params.batchnorm_statistics": "sometimes"}),
+                      output_dir=str(tmp_path), progress=False)
+    with pytest.raises(PpfomError, match="batchnorm_statistics is 'sometimes': use batch or frozen"):
+        trainer.step(next(trainer.loader()))
+
+
 def test_resume_repeats_the_uninterrupted_run(tiny_data, tmp_path):
     cfg = tiny_config(tiny_data, total_iters=3, **{"snapshot_config.interval": 2})
     straight = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)

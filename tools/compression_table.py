@@ -19,13 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import PIL.Image  # noqa: F401 - PIL's zlib before Paddle's (Paddle 2.6 wheels)
-
 from ppfom.atomic import publish, temporary_beside
 from ppfom.compression import measure
 from ppfom.compression.distill import DistillTrainer
-from ppfom.compression.prune import load_networks, prune
+from ppfom.compression.prune import prune
 from ppfom.config import build_generator, build_kp_detector, load_config
+from ppfom.weights import load_networks
 
 
 def parse() -> argparse.Namespace:
@@ -35,7 +34,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--student-config", default="configs/firstorder_synthetic_mobile.yaml")
     p.add_argument("--dataroot", required=True, help="dataset with train/ and test/ (test/ is held out)")
     p.add_argument("--iters", type=int, default=150, help="training iterations of each stage")
-    p.add_argument("--prune-ratio", type=float, default=0.5)
+    p.add_argument("--prune-ratio", type=float, default=0.5, help="fraction of the parameters to remove")
     p.add_argument("--criterion", default="l1_norm", choices=["l1_norm", "fpgm"])
     p.add_argument("--work-dir", default="output_dir/compression_table")
     p.add_argument("--max-videos", type=int, default=None)
@@ -109,9 +108,9 @@ def vox_rows(args) -> list[str]:
                       ("VoxCeleb 256 mobile (architecture)", "generator"), ("VoxCeleb 256 mobile pruned", None)):
         nets = (build_kp_detector(cfg, generator_key=key or "generator"),
                 build_generator(cfg, generator_key=key or "generator"))
+        if key is None:
+            prune(list(nets), args.prune_ratio, args.criterion)
         for net in nets:
-            if key is None:
-                prune(net, args.prune_ratio, args.criterion)
             net.eval()
         rows.append(row(name, nets, 256, None, frames=3))
     return rows

@@ -7,9 +7,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# Load PIL's zlib before Paddle's: Paddle 2.6 wheels bring an older zlib that breaks PNG decoding if first.
-import PIL.Image  # noqa: F401
-
 from ppfom.training.cli import train_main
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", default=None, help="where checkpoints go (default: the config's output_dir)")
     prune = sub.add_parser("prune", help="prune the student's filters of a checkpoint (then fine-tune with "
                                          "mode both, or set model.prune there instead)")
-    prune.add_argument("--ratio", type=float, required=True, help="fraction of each prunable layer's filters")
+    prune.add_argument("--ratio", type=float, required=True,
+                       help="fraction of the parameters to remove (PaddleSlim filter pruning)")
     prune.add_argument("--criterion", default="l1_norm", choices=CRITERIA)
     export = sub.add_parser("export", help="static graphs (Paddle Inference, ONNX) of a pruned or full student")
     export.add_argument("--image_size", type=int, default=None, help="default: the config's frame size")
@@ -70,21 +71,20 @@ def _train(cfg: dict, args) -> str | None:
 
 
 def _prune(cfg: dict, args) -> str:
-    from ..checkpoint import save_checkpoint
-    from .prune import count_parameters, load_networks, prune
+    from ..weights import load_networks
+    from .prune import count_parameters, prune, save_pruned
 
-    nets = load_networks(cfg, args.weight_path)
+    nets = load_networks(cfg, args.weight_path, inference=False)
     before = sum(count_parameters(n) for n in nets)
-    for net in nets:
-        prune(net, args.ratio, args.criterion)
-    save_checkpoint({"kp_detector": nets[0].state_dict(), "generator": nets[1].state_dict()}, args.output)
+    prune(list(nets), args.ratio, args.criterion)
+    save_pruned(*nets, args.output, args.ratio, args.criterion)
     after = sum(count_parameters(n) for n in nets)
-    return f"wrote {args.output}: {before} -> {after} parameters"
+    return f"wrote {args.output}: {before} -> {after} parameters ({1 - after / before:.1%} removed by PaddleSlim)"
 
 
 def _export(cfg: dict, args) -> str:
     from ..export import make_spec, save_static
-    from .prune import load_networks
+    from ..weights import load_networks
 
     kp_detector, generator = load_networks(cfg, args.weight_path, inference=True)
     size = args.image_size or int(cfg["dataset"]["train"]["frame_shape"][0])

@@ -36,7 +36,8 @@ from ..training import distributed as dist
 from ..training.model import DiscriminatorFull, GeneratorFull
 from ..training.perceptual import build_perceptual
 from ..training.trainer import Trainer
-from .prune import fit_pruned_layout, prune
+from ..weights import PRUNED, fit_pruned_layout, is_pruned, load_into
+from .prune import prune, pruned_entry
 
 MODES = ("kp_detector", "generator", "both")
 TEACHER_URL = _BASE_URL + "vox-cpk.pdparams"
@@ -59,7 +60,7 @@ def stage(cfg: dict) -> str:
 
 
 def _weights(path, key: str, what: str) -> dict:
-    """``checkpoint[what]`` of a file given by config key ``key``; one-line errors."""
+    """The checkpoint given by config key ``key`` for the ``what`` stage; one-line errors."""
     path = _none(path)
     if path is None:
         raise PpfomError(f"model.mode both needs model.{key}: give the checkpoint of the {what} stage")
@@ -68,7 +69,7 @@ def _weights(path, key: str, what: str) -> dict:
     state = read_checkpoint(path)
     if what not in state:
         raise PpfomError(f"model.{key} '{path}' has no {what}: give the checkpoint of the {what} stage")
-    return state[what]
+    return state
 
 
 def teacher_weights(cfg: dict) -> dict:
@@ -86,11 +87,6 @@ def freeze(net: nn.Layer) -> nn.Layer:
         p.stop_gradient = True
     net.eval()
     return net
-
-
-def _load(net: nn.Layer, state: dict, what: str, source: str) -> None:
-    fit_pruned_layout(net, state)
-    load_state(net, state, what, source=source, hint="check model.generator / model.prune against it")
 
 
 class DistillTrainer(Trainer):
@@ -129,14 +125,18 @@ class DistillTrainer(Trainer):
         """Teacher half, student starting weights, pruning: before the optimizers see the parameters."""
         model = self.cfg["model"]
         if self._resume_state is not None:  # the resumed checkpoint has every weight, pruned or not
-            for name in ("kp_detector", "generator"):
-                if name in self._resume_state:
-                    fit_pruned_layout(nets[name], self._resume_state[name])
+            if is_pruned(self._resume_state):
+                self.pruned = self._resume_state[PRUNED]
+                for name in ("kp_detector", "generator"):
+                    if name in self._resume_state:
+                        fit_pruned_layout(nets[name], self._resume_state[name])
             self._resume_state = None
             return
         if self.mode == "both":
             for name, key in (("kp_detector", "kp_weight_path"), ("generator", "gen_weight_path")):
-                _load(nets[name], _weights(model.get(key), key, name), name, model[key])
+                checkpoint = _weights(model.get(key), key, name)
+                load_into(nets[name], checkpoint, name, model[key], hint="check model.generator / model.prune against it")
+                self.pruned = self.pruned or checkpoint.get(PRUNED)
         else:
             teacher = teacher_weights(self.cfg)
             fixed = "generator" if self.mode == "kp_detector" else "kp_detector"
@@ -144,8 +144,9 @@ class DistillTrainer(Trainer):
                        hint="check model.generator_ori against model.teacher_weight_path")
         spec = model.get("prune")
         if spec:
-            for name in self.students:
-                prune(nets[name], float(spec.get("ratio", 0.3)), spec.get("criterion", "l1_norm"))
+            ratio, criterion = float(spec.get("ratio", 0.3)), spec.get("criterion", "l1_norm")
+            prune([nets[name] for name in self.students], ratio, criterion)
+            self.pruned = pruned_entry(ratio, criterion)
 
     def _teacher_kp_detector(self) -> nn.Layer:
         net = build_kp_detector(self.cfg, generator_key="generator_ori")
@@ -159,6 +160,7 @@ class DistillTrainer(Trainer):
                 net.eval()
             else:
                 net.train()
+        self._freeze_batchnorm_statistics()
 
 
 class KeypointDistilled(GeneratorFull):

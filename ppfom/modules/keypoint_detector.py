@@ -40,6 +40,7 @@ class KPDetector(nn.Layer):
         channels = self.predictor.out_filters
         self.kp = _head(channels, num_kp, pad, mobile_net, kaiming=True)
         self.num_kp = num_kp
+        self.num_channels = num_channels
         if estimate_jacobian:
             self.num_jacobian_maps = 1 if single_jacobian_map else num_kp
             self.jacobian = _head(channels, 4 * self.num_jacobian_maps, pad, mobile_net, kaiming=False)

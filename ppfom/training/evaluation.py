@@ -16,8 +16,7 @@ import numpy as np
 import paddle
 
 from .. import frames as fr
-from ..checkpoint import load_state, read_checkpoint
-from ..config import build_generator, build_kp_detector
+from .. import weights
 from .dataset import find_split, read_video
 
 LandmarkFn = Callable[[np.ndarray], np.ndarray]  # NCHW [0, 1] -> (N, K, 2) pixels
@@ -51,12 +50,7 @@ class Scores:
 
 def load_networks(cfg: dict, weight_path: str):
     """Keypoint detector and training-mode generator (no inference border fix), in eval mode."""
-    checkpoint = read_checkpoint(weight_path)
-    kp_detector, generator = build_kp_detector(cfg), build_generator(cfg, inference=False)
-    for net, name in ((kp_detector, "kp_detector"), (generator, "generator")):
-        load_state(net, checkpoint[name], name, source=weight_path)
-        net.eval()
-    return kp_detector, generator
+    return weights.load_networks(cfg, weight_path, inference=False)
 
 
 @paddle.no_grad()

@@ -22,6 +22,7 @@ from paddle.optimizer.lr import MultiStepDecay
 from ..checkpoint import load_state, read_checkpoint, save_checkpoint
 from ..config import build_discriminator, build_generator, build_kp_detector
 from ..errors import PpfomError
+from ..weights import PRUNED
 from . import distributed as dist
 from .dataset import EpochSampler, FramesDataset
 from .model import DiscriminatorFull, GeneratorFull
@@ -57,6 +58,8 @@ def _schedule(cfg: dict, iters_per_epoch: int) -> Schedule:
 
 class Trainer:
     """Trains the networks a config describes; ``run()`` returns the last checkpoint's path."""
+
+    pruned: dict | None = None  # how the networks were pruned, saved with them (see ppfom.weights)
 
     def __init__(self, cfg: dict, output_dir: str | None = None, resume: str | None = None,
                  seed: int | None = None, num_workers: int | None = None, progress: bool = True):
@@ -129,6 +132,24 @@ class Trainer:
     def train_mode(self) -> None:
         for net in self.nets.values():
             net.train()
+        self._freeze_batchnorm_statistics()
+
+    def _freeze_batchnorm_statistics(self) -> None:
+        """``train_params.batchnorm_statistics: frozen`` trains with the running statistics, as inference runs.
+
+        With small batches of very different images (the synthetic faces' plain
+        backgrounds of any colour) batch statistics swing from step to step and
+        carry away each image's absolute colour; fine-tuning with the running
+        statistics, as detection models are, avoids both.
+        """
+        mode = self.train_params.get("batchnorm_statistics", "batch")
+        if mode not in ("batch", "frozen"):
+            raise PpfomError(f"model.train_params.batchnorm_statistics is '{mode}': use batch or frozen")
+        if mode == "frozen":
+            for name in ("kp_detector", "generator"):
+                for layer in self.nets[name].sublayers():
+                    if isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
+                        layer.eval()
 
     def step(self, batch: dict[str, paddle.Tensor]) -> dict[str, float]:
         """One generator (+ discriminator) update on a batch; returns the loss terms as floats."""
@@ -222,6 +243,8 @@ class Trainer:
         state.update({name: opt.state_dict() for name, opt in self.optimizers.items()})
         state["epoch"] = self.iter // self.schedule.iters_per_epoch
         state["iter"] = self.iter
+        if self.pruned:
+            state[PRUNED] = self.pruned
         # Adam's moments are keyed by Paddle's generated parameter names, which depend on what the
         # process built before; the names in order let a resume map them onto its own parameters.
         state["param_names"] = {opt: [p.name for p in self.nets[net].parameters()]
