@@ -23,7 +23,8 @@ class Animator:
     """Stateful per video: the first driving frame seen is the reference of relative motion.
 
     The interface every backend keeps (dygraph here; exported models elsewhere):
-    ``set_source(NCHW float32)``, ``reset_driving()``, ``__call__(NCHW) -> NCHW``,
+    ``set_source(NCHW float32)``, ``reset_driving()``, ``keypoints(NCHW)``,
+    ``__call__(NCHW, kp_driving=None) -> NCHW``,
     numpy arrays in [0, 1] in and out.
     """
 
@@ -54,12 +55,21 @@ class Animator:
         self._initial = None
 
     @paddle.no_grad()
-    def __call__(self, driving: np.ndarray) -> np.ndarray:
-        """Driving frames (N, 3, H, W) -> predicted frames (N, 3, H, W), float32 in [0, 1]."""
+    def keypoints(self, driving: np.ndarray) -> dict[str, paddle.Tensor]:
+        """Keypoints of driving frames, to share between animators of the same video (several faces)."""
+        return self.kp_detector(paddle.to_tensor(driving))
+
+    @paddle.no_grad()
+    def __call__(self, driving: np.ndarray, kp_driving: dict | None = None) -> np.ndarray:
+        """Driving frames (N, 3, H, W) -> predicted frames (N, 3, H, W), float32 in [0, 1].
+
+        ``kp_driving``: :meth:`keypoints` of ``driving``, when another animator already found them.
+        """
         if self._source is None:
             raise RuntimeError("set_source() must be called before animating")
         src = self._source
-        kp_driving = self.kp_detector(paddle.to_tensor(driving))
+        if kp_driving is None:
+            kp_driving = self.keypoints(driving)
         if self._initial is None:
             self._initial = {k: v[:1] for k, v in kp_driving.items()}
             if self.adapt_scale and self.relative:

@@ -110,7 +110,8 @@ class FirstOrderPredictor:
             animators = [self.make_animator(face, ref) for face, ref in zip(faces, references)]
             for batch in _progress(reader, self.batch_size, progress):
                 driving = self.driving_input(batch)  # once per batch, shared by every face
-                animated = [self.enhance(self.animate_batch(a, batch, driving)) for a in animators]
+                kp = animators[0].keypoints(driving) if len(animators) > 1 else None
+                animated = [self.enhance(self.animate_batch(a, batch, driving, kp)) for a in animators]
                 writer.write(paster(animated))
         return self.output_path
 
@@ -164,12 +165,15 @@ class FirstOrderPredictor:
         size = (self.image_size, self.image_size)
         return frames.to_nchw(np.stack([frames.resize(frame, size) for frame in batch]))
 
-    def animate_batch(self, animator: Animator, batch: np.ndarray, driving: np.ndarray | None = None) -> np.ndarray:
+    def animate_batch(self, animator: Animator, batch: np.ndarray, driving: np.ndarray | None = None,
+                      kp_driving: dict | None = None) -> np.ndarray:
         """Driving frames (N, H, W, 3) uint8 -> animated crops (N, S, S, 3) uint8.
 
-        ``driving`` is :meth:`driving_input` of ``batch`` when the caller already made it.
+        ``driving`` is :meth:`driving_input` of ``batch`` and ``kp_driving`` its keypoints, when the
+        caller already made them (every face of a frame shares both).
         """
-        return frames.to_uint8(animator(self.driving_input(batch) if driving is None else driving))
+        driving = self.driving_input(batch) if driving is None else driving
+        return frames.to_uint8(animator(driving, kp_driving))
 
 
 MIN_SOURCE_SIDE = 32  # below this there is no face to animate, only upscaling noise

@@ -72,6 +72,21 @@ def test_backend_matches_dygraph(small, clip, backend, batch_size, relative, ada
     np.testing.assert_allclose(_animate(animator, clip), expected, atol=TOL, rtol=0)
 
 
+@pytest.mark.parametrize("backend", ["dygraph", *EXPORTED])
+def test_shared_driving_keypoints_give_the_same_frames(small, clip, backend):
+    """With several faces, one animator's driving keypoints serve the others (the predictor's hot path)."""
+    cfg, kp, gen = small
+    source, driving = clip
+    made = [create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), batch_size=2)
+            for _ in range(2)]
+    for animator, src in zip(made, (source, source[:, :, ::-1].copy())):
+        animator.set_source(src)
+    shared = made[0].keypoints(driving)
+    alone = create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), batch_size=2)
+    alone.set_source(source[:, :, ::-1].copy())
+    np.testing.assert_allclose(made[1](driving, shared), alone(driving), atol=1e-6, rtol=0)
+
+
 @pytest.mark.skipif(not _has_bf16(), reason="this CPU has no AVX512-BF16")
 def test_bf16_stays_close(small, clip):
     cfg, kp, gen = small

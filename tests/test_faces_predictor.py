@@ -89,8 +89,11 @@ def test_every_face_or_the_largest_is_animated_and_the_rest_untouched(
     sources = []
     set_source = Animator.set_source
     monkeypatch.setattr(Animator, "set_source", lambda self, s: (sources.append(s), set_source(self, s))[1])
+    keypoints, found = Animator.keypoints, []
+    monkeypatch.setattr(Animator, "keypoints", lambda self, d: (found.append(len(d)), keypoints(self, d))[1])
     path = pred.run(source, _driving(tmp_path))
     assert len(pred._crops) == faces and len(sources) == faces  # one animator per face, source work once
+    assert found == [4, 2]  # the driving keypoints once per batch, shared by every face
     assert read_video(path)[0].shape == (6, 256, 768, 3)
     outside = ~_touched(pred, image)
     for frame in captured:

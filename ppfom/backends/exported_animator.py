@@ -46,16 +46,27 @@ class ExportedAnimator:
     def reset_driving(self) -> None:
         self._initial = None
 
-    def __call__(self, driving: np.ndarray) -> np.ndarray:
-        """Driving frames (N, 3, H, W) -> predicted frames (N, 3, H, W), float32 in [0, 1]."""
+    def keypoints(self, driving: np.ndarray) -> dict[str, np.ndarray]:
+        """Keypoints of driving frames, to share between animators of the same video (several faces)."""
+        b = self.spec.batch_size
+        parts = [self._keypoints(driving[i:i + b]) for i in range(0, len(driving), b)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def __call__(self, driving: np.ndarray, kp_driving: dict | None = None) -> np.ndarray:
+        """Driving frames (N, 3, H, W) -> predicted frames (N, 3, H, W), float32 in [0, 1].
+
+        ``kp_driving``: :meth:`keypoints` of ``driving``, when another animator already found them.
+        """
         if self._source is None:
             raise RuntimeError("set_source() must be called before animating")
         b = self.spec.batch_size
-        return np.concatenate([self._animate(driving[i:i + b]) for i in range(0, len(driving), b)])
+        kp = kp_driving if kp_driving is not None else self.keypoints(driving)
+        return np.concatenate([self._animate(driving[i:i + b], {k: v[i:i + b] for k, v in kp.items()})
+                               for i in range(0, len(driving), b)])
 
-    def _animate(self, driving: np.ndarray) -> np.ndarray:
+    def _animate(self, driving: np.ndarray, kp_driving: dict[str, np.ndarray]) -> np.ndarray:
         kp_source = _tensors(self._source["kp"])
-        kp_driving = _tensors(self._keypoints(driving))
+        kp_driving = _tensors(kp_driving)
         if self._initial is None:
             self._initial = {k: v[:1] for k, v in kp_driving.items()}
             if self.adapt_scale and self.relative:
