@@ -46,3 +46,23 @@ def test_jacobian_starts_at_identity(param_manifest):
     assert float((out["jacobian"] - eye).abs().max()) < 1e-6
     assert list(out["value"].shape) == [2, 10, 2]
     assert float(out["value"].abs().max()) <= 1.0
+
+
+@pytest.mark.parametrize("border, same_as_training", [(5, False), (0, True)])
+def test_inference_border_is_configurable(param_manifest, border, same_as_training):
+    """PaddleGAN's 5-pixel border fix by default; 0 (small models) infers exactly as trained."""
+    c = param_manifest["configs"]["small"]
+    paddle.seed(0)
+    trained = OcclusionAwareGenerator(**c["gen"], **c["common"], inference=False)
+    infer = OcclusionAwareGenerator(**c["gen"], **c["common"], inference=True, inference_border=border)
+    infer.set_state_dict(trained.state_dict())
+    trained.eval()
+    infer.eval()
+    x = paddle.rand([1, 3, 64, 64])
+    kp = {"value": paddle.rand([1, c["common"]["num_kp"], 2]) * 1.6 - 0.8,
+          "jacobian": paddle.eye(2).reshape([1, 1, 2, 2]).expand([1, c["common"]["num_kp"], 2, 2])}
+    kp_source = {k: v * 0.9 for k, v in kp.items()}
+    with paddle.no_grad():
+        a = trained(x, kp_driving=kp, kp_source=kp_source)["prediction"]
+        b = infer(x, kp_driving=kp, kp_source=kp_source)["prediction"]
+    assert bool(paddle.allclose(a, b, atol=1e-6)) == same_as_training

@@ -92,10 +92,12 @@ def synthetic_rows(args, paths: dict) -> list[str]:
     teacher_cfg, student_cfg = load_config(args.teacher_config), load_config(args.student_config)
     shape = teacher_cfg["dataset"]["train"]["frame_shape"]
     size = int(shape[0])
-    models = [(f"teacher ({Path(args.teacher_config).stem})", load_networks(teacher_cfg, args.teacher_weights)),
-              ("mobile student, distilled", load_networks(student_cfg, paths["both"])),
+    # inference=False: L1 as tools/evaluate.py measures it (no inference border fix)
+    models = [(f"teacher ({Path(args.teacher_config).stem})",
+               load_networks(teacher_cfg, args.teacher_weights, inference=False)),
+              ("mobile student, distilled", load_networks(student_cfg, paths["both"], inference=False)),
               (f"pruned student ({args.criterion} {args.prune_ratio:g}), fine-tuned",
-               load_networks(student_cfg, paths["pruned"]))]
+               load_networks(student_cfg, paths["pruned"], inference=False))]
     return [row(name, nets, size, measure.reconstruction_l1(*nets, args.dataroot, shape, args.max_videos))
             for name, nets in models]
 

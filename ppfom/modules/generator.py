@@ -19,15 +19,15 @@ from .geometry import make_coordinate_grid, resize_bilinear
 BORDER = 5  # pixels at the frame edge that the inference fix keeps from the source
 
 
-def border_weights(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def border_weights(h: int, w: int, border: int = BORDER) -> tuple[np.ndarray, np.ndarray]:
     """Weights for PaddleGAN's ``inference=True`` border fix, as (H, W) float32 arrays.
 
     The flow is faded to the identity near the edges (a blurred box), and the
-    occlusion map is forced to 1 on a 5-pixel frame: both hide the smeared
-    borders the warp otherwise produces.
+    occlusion map is forced to 1 on a ``border``-pixel frame (5 in PaddleGAN):
+    both hide the smeared borders the warp otherwise produces.
     """
     box = np.zeros((h, w), np.float32)
-    box[BORDER:h - BORDER, BORDER:w - BORDER] = 1.0
+    box[border:h - border, border:w - border] = 1.0
     flow = cv2.GaussianBlur(box, (9, 9), 0.0, borderType=cv2.BORDER_ISOLATED)
     return flow.astype(np.float32), box
 
@@ -45,13 +45,16 @@ class OcclusionAwareGenerator(nn.Layer):
     """Arguments are PaddleGAN's ``generator_cfg`` keys plus ``common_params``.
 
     ``inference=True`` enables PaddleGAN's border fix (used by its predictor,
-    not in training).
+    not in training) on an ``inference_border``-pixel frame of the feature map:
+    PaddleGAN's 5 suits its 64x64 and 128x128 feature maps, but would freeze most
+    of a small model's 16x16 one; 0 turns the fix off (inference as trained).
     """
 
     def __init__(self, num_channels: int, num_kp: int, block_expansion: int, max_features: int,
                  num_down_blocks: int, num_bottleneck_blocks: int,
                  estimate_occlusion_map: bool = False, dense_motion_params: dict | None = None,
-                 estimate_jacobian: bool = False, inference: bool = False, mobile_net: bool = False):
+                 estimate_jacobian: bool = False, inference: bool = False, mobile_net: bool = False,
+                 inference_border: int = BORDER):
         super().__init__()
         if dense_motion_params is not None:
             self.dense_motion_network = DenseMotionNetwork(
@@ -87,13 +90,14 @@ class OcclusionAwareGenerator(nn.Layer):
 
         self.estimate_occlusion_map = estimate_occlusion_map
         self.num_channels = num_channels
-        self.inference = inference
+        self.inference = inference and inference_border > 0
+        self.inference_border = int(inference_border)
         self.mobile_net = mobile_net
         self._border_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def _border(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         if (h, w) not in self._border_cache:
-            self._border_cache[(h, w)] = border_weights(h, w)
+            self._border_cache[(h, w)] = border_weights(h, w, self.inference_border)
         return self._border_cache[(h, w)]
 
     def deform_input(self, inp: paddle.Tensor, deformation: paddle.Tensor) -> paddle.Tensor:
