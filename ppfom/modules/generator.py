@@ -19,7 +19,7 @@ from .geometry import make_coordinate_grid, resize_bilinear
 BORDER = 5  # pixels at the frame edge that the inference fix keeps from the source
 
 
-def border_weights(h: int, w: int, border: int = BORDER) -> tuple[np.ndarray, np.ndarray]:
+def border_weights(h: int, w: int, border: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights for PaddleGAN's ``inference=True`` border fix, as (H, W) float32 arrays.
 
     The flow is faded to the identity near the edges (a blurred box), and the
