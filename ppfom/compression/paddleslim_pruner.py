@@ -150,9 +150,7 @@ def prune(nets: nn.Layer | list[nn.Layer], ratio: float, criterion: str = "l1_no
     report = {}
     for i, (net, (pruner, masters)) in enumerate(zip(nets, pruners)):
         if filters > 0 and masters:
-            was_training = net.training
             pruner.prune_vars({m: filters for m in masters}, [0])
-            net.train(was_training)
         _drop_backups(net)
         _sync_widths(net)
         report.update({f"{type(net).__name__}.{n}": (before[i][n], int(p.shape[0]))
