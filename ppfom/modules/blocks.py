@@ -73,7 +73,9 @@ class UpBlock2d(nn.Layer):
             self.norm = batch_norm(out_features)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        out = F.relu(self.norm(self.conv(upsample_nearest_2x(x))))
+        if not getattr(self.conv, "upsample", False):  # a Winograd export layer upsamples itself
+            x = upsample_nearest_2x(x)
+        out = F.relu(self.norm(self.conv(x)))
         if self.mobile_net:
             out = F.relu(self.norm1(self.conv1(out)))
         return out
