@@ -2,9 +2,9 @@
 
 Applied to a copy at export time (``ppfom.export``): the generator's
 bottleneck convolutions become Winograd F(4x4,3x3) layers and every up block's
-upsample + convolution a transposed convolution. On vox-256 this takes the
-per-frame graph in onnxruntime from about 0.46 to 0.3 s at outputs within
-about 2e-5 of the plain networks.
+upsample + convolution a transposed convolution. This took vox-256 frames in
+onnxruntime from 0.475 to about 0.35 s, outputs within about 2e-5 of the
+plain networks.
 """
 from __future__ import annotations
 
