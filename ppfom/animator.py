@@ -17,6 +17,7 @@ from .errors import PpfomError, PpfomWarning
 from .export_cache import cached_export
 from .modules import KPDetector, OcclusionAwareGenerator
 from .motion_transfer import movement_scale, normalize_kp
+from .signals import signals_deferred
 
 
 class Animator:
@@ -104,8 +105,9 @@ def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionA
     if image_size is None:
         raise ValueError(f"backend {backend} needs image_size to export the networks")
     try:
-        folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size,
-                               onnx=backend == "onnxruntime")
+        with signals_deferred():
+            folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size,
+                                   onnx=backend == "onnxruntime")
     except Exception as err:
         if not chosen or precision != "fp32":
             raise

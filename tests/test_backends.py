@@ -182,3 +182,32 @@ def test_auto_falls_back_to_dygraph_when_a_first_export_fails(monkeypatch, param
     assert isinstance(animator, Animator)
     with pytest.raises(SystemError):
         create_animator("onnxruntime", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
+
+
+
+def test_a_signal_during_a_first_export_stops_the_run_instead_of_falling_back(monkeypatch, param_manifest):
+    """Paddle's tracer turns a KeyboardInterrupt raised inside it into a RuntimeError; the user still meant stop."""
+    import signal
+
+    import ppfom.animator as animator_module
+    from ppfom.animator import create_animator
+    from ppfom.cli import Terminated, _raise_terminated
+    from ppfom.config import build_generator, build_kp_detector
+    from small_model import small_config
+
+    def tracer_hit_by_a_signal(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt:
+            raise RuntimeError("tracer failed") from None  # what Paddle's C++ layer makes of it
+        raise RuntimeError("tracer failed")
+
+    monkeypatch.setattr(animator_module, "cached_export", tracer_hit_by_a_signal)
+    cfg = small_config(param_manifest)
+    kp, gen = build_kp_detector(cfg), build_generator(cfg, inference=True)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with pytest.raises(Terminated):
+            create_animator("auto", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
