@@ -73,7 +73,7 @@ class UpBlock2d(nn.Layer):
             self.norm = batch_norm(out_features)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        if not getattr(self.conv, "upsample", False):  # a Winograd export layer upsamples itself
+        if not getattr(self.conv, "upsample", False):  # an export-time UpsampleConv2D upsamples itself
             x = upsample_nearest_2x(x)
         out = F.relu(self.norm(self.conv(x)))
         if self.mobile_net:
