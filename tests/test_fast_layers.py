@@ -1,6 +1,7 @@
 """The export-time layer rewrites compute what the plain layers compute."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,22 @@ def test_vox256_onnx_graphs_with_the_rewrites_match_dygraph(tmp_path, monkeypatc
         animator.set_source(source)
         frames.append(np.concatenate([animator(driving[i:i + 1]) for i in range(2)]))
     assert np.abs(frames[1] - frames[0]).max() < 1e-4
+
+
+@pytest.mark.skipif(not onnx_available(), reason="needs paddle2onnx and onnxruntime: pip install 'ppfom[onnx]'")
+def test_onnx_export_uses_the_rewrites_and_the_paddle_graphs_do_not(tmp_path, param_manifest):
+    import onnx
+
+    from ppfom.export import make_spec, read_manifest, save_static
+    from small_model import small_config
+
+    cfg = small_config(param_manifest)
+    paddle.seed(0)
+    kp, gen = build_kp_detector(cfg), build_generator(cfg, inference=True)
+    spec = make_spec(kp, gen, (64, 64))
+    folder = save_static(kp, gen, spec, str(tmp_path / "out"), onnx=True)
+    assert read_manifest(folder)["spec"].fast_layers
+    ops = {node.op_type for node in onnx.load(str(Path(folder) / "generator.onnx")).graph.node}
+    assert {"ConvTranspose", "MatMul"} <= ops  # the up blocks and the Winograd bottleneck
+    paddle_ops = set(re.findall(r'"1\.([a-z0-9_]+)"', (Path(folder) / "generator.json").read_text()))
+    assert "conv2d" in paddle_ops and not {"conv2d_transpose", "transpose", "pixel_shuffle"} & paddle_ops
