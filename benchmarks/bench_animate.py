@@ -2,6 +2,7 @@
 
     python benchmarks/bench_animate.py                 # vox-256 and mobile, batch 1 and 8, memory
     python benchmarks/bench_animate.py --models mobile --batches 1 --no-memory
+    python benchmarks/bench_animate.py --models vox512 --batches 1 --skip reference --no-memory
 
 Weights are seeded random (the architecture, not the values, sets the speed).
 ``reference`` does what PaddleGAN's predictor does: dygraph, with the source
@@ -37,8 +38,14 @@ from ppfom.backends import onnx_available, resolve_backend
 from ppfom.config import build_generator, build_kp_detector, load_config
 from ppfom.motion_transfer import normalize_kp
 
-MODELS = {"vox256": "firstorder_vox_256.yaml", "mobile": "firstorder_vox_mobile_256.yaml"}
-SIZE = 256
+MODELS = {"vox256": "firstorder_vox_256.yaml", "mobile": "firstorder_vox_mobile_256.yaml",
+          "vox512": "firstorder_vox_512.yaml"}
+DEFAULT_MODELS = ["vox256", "mobile"]  # vox512 on request: its dygraph rows take minutes
+SIZE = 256  # the memory rows' frame size
+
+
+def size_of(model: str) -> int:
+    return 512 if model.endswith("512") else 256
 
 
 def seeded_networks(model: str, seed: int = 0):
@@ -73,10 +80,10 @@ class PaddleGANReference:
         return self.gen(source, kp_norm, kp_source)["prediction"].numpy()
 
 
-def frames_for(batch: int, seed: int = 1):
+def frames_for(batch: int, size: int = SIZE, seed: int = 1):
     rng = np.random.default_rng(seed)
-    source = rng.random((1, 3, SIZE, SIZE), dtype=np.float32)
-    driving = np.clip(source + 0.05 * rng.standard_normal((batch, 3, SIZE, SIZE)).astype(np.float32), 0, 1)
+    source = rng.random((1, 3, size, size), dtype=np.float32)
+    driving = np.clip(source + 0.05 * rng.standard_normal((batch, 3, size, size)).astype(np.float32), 0, 1)
     return source, driving
 
 
@@ -110,7 +117,7 @@ def speed_table(models: list[str], batches: list[int], repeats: int, skip: set[s
     for model in models:
         cfg, kp, gen = seeded_networks(model)
         for batch in batches:
-            source, driving = frames_for(batch)
+            source, driving = frames_for(batch, size_of(model))
             exact = Animator(kp, gen, True, False)
             exact.set_source(source)
             expected = exact(driving)
@@ -120,7 +127,7 @@ def speed_table(models: list[str], batches: list[int], repeats: int, skip: set[s
                 if backend == "reference":
                     animator = PaddleGANReference(kp, gen)
                 else:
-                    animator = create_animator(backend, kp, gen, True, False, cfg=cfg, image_size=(SIZE, SIZE),
+                    animator = create_animator(backend, kp, gen, True, False, cfg=cfg, image_size=(size_of(model),) * 2,
                                                batch_size=batch, precision=precision)
                 reps = 1 if backend in ("reference", "dygraph") else repeats
                 seconds, out = timed(animator, source, driving, reps)
@@ -191,13 +198,13 @@ def _moving_square(start: int, count: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS))
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--skip", nargs="*", default=[], help="backends to leave out (e.g. reference)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-speed", action="store_true")
-    p.add_argument("--memory-model", default="mobile", choices=list(MODELS))
+    p.add_argument("--memory-model", default="mobile", choices=DEFAULT_MODELS)
     p.add_argument("--memory-lengths", nargs="+", type=int, default=[100, 1000])
     p.add_argument("--memory-backend", default="auto")
     args = p.parse_args(argv)
