@@ -4,12 +4,13 @@ onnxruntime already runs the generator's bottleneck convolutions at this CPU's
 float32 peak, so only fewer multiplications make them faster. Each 4x4 block
 of outputs comes from a 6x6 input tile: a per-channel transform (a fixed
 grouped convolution, stride 4), 36 matrix products over channels, and a fixed
-output transform with depth-to-space. Rounding stays near float32's
-(about 1e-5 relative). The layer is built from trained ``Conv2D`` weights at
-export time, for the ONNX graphs (Paddle Inference's oneDNN passes mis-fuse its
+output transform with depth-to-space. Rounding stays near float32's (about
+1e-5 relative). The layer is built from trained ``Conv2D`` weights at export
+time, for the ONNX graphs only (Paddle Inference's oneDNN passes mis-fuse its
 reshapes in bfloat16, and it was slower there at batch 8); training and dygraph
-inference keep the plain convolution. It pays only for wide layers: the transforms move (C + K) x 36 values per tile
-while the products save about 100 x C x K multiplications.
+inference keep the plain convolution. It pays only for wide layers: the
+transforms move (C + K) x 36 values per tile while the products save about
+100 x C x K multiplications.
 """
 from __future__ import annotations
 
