@@ -39,8 +39,8 @@ setup(
     package_data={"ppfom.web": ["static/*"], "ppfom.faces": ["data/*"], "ppfom": ["assets/*"]},
     install_requires=REQUIRES,
     extras_require={
-        # skimage: the photos of the face tests; the rest: what PaddleSlim imports (itself: --no-deps, see README)
-        "test": ["pytest>=7", "ruff>=0.5", "scikit-image>=0.20", *SLIM],
+        # skimage, skvideo: the photos and the talking-face clip of the face tests; the rest: what PaddleSlim imports (itself: --no-deps, see README)
+        "test": ["pytest>=7", "ruff>=0.5", "scikit-image>=0.20", "scikit-video>=1.1", *SLIM],
         "slim": SLIM,
         "onnx": [],  # kept for old commands: onnxruntime and paddle2onnx are now always installed
         "torch": ["torch"],

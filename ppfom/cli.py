@@ -8,6 +8,7 @@ import argparse
 import signal
 import sys
 import warnings
+from collections.abc import Callable
 
 from .errors import PpfomError, PpfomWarning
 
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--face_detector_weights", default=None,
                    help="weights of --face_detector sfd/blazeface (s3fd_paddle.pdparams, blazeface.pdparams) "
                         "instead of downloading them")
+    p.add_argument("--crop_driving", default="auto", choices=("auto", "off"),
+                   help="auto: read the driving video through one square box around its face (found in one "
+                        "extra pass; left whole when the face already fills the frame); off: whole frames")
     p.add_argument("--multi_person", action="store_true", help="animate every face in the photo")
     p.add_argument("--image_size", type=int, default=256, help="model resolution: 256 or 512")
     p.add_argument("--batch_size", type=int, default=1, help="driving frames per network call")
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> str:
         face_enhancement=args.face_enhancement, batch_size=args.batch_size, mobile_net=args.mobile_net,
         face_detector_weights=args.face_detector_weights,
         face_enhancement_weights=args.face_enhancement_weights,
-        backend=args.backend, precision=args.precision)
+        backend=args.backend, precision=args.precision, crop_driving=args.crop_driving)
     return predictor.run(args.source_image, args.driving_video)
 
 
@@ -87,13 +91,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def guarded(work: Callable[[], str]) -> int:
+    """Run ``work`` as a command: ppfom warnings and errors as one line each, Ctrl-C and SIGTERM
+    reported as a clean stop; prints ``wrote PATH`` with the path ``work`` returns."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            path = run(args)
+            path = work()
     except PpfomError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -106,3 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return guarded(lambda: run(args))

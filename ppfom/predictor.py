@@ -23,7 +23,9 @@ from .errors import PpfomError, PpfomWarning
 from .faces.best_frame import find_best_frames, frame_at
 from .faces.crop import Crop, centre_square, choose_crops, cut
 from .faces.detector import FaceDetector, create_detector
+from .faces.driving_crop import check_mode, choose_driving_box, describe
 from .faces.paste import Paster
+from .faces.retinaface import RetinaFaceDetector
 from .image import read_image
 from .video import VideoReader, VideoWriter
 from .weights import load_networks
@@ -50,8 +52,9 @@ class FirstOrderPredictor:
                  multi_person: bool = False, image_size: int = 256, face_enhancement: bool = False,
                  batch_size: int = 1, mobile_net: bool = False, backend: str = "auto",
                  precision: str = "fp32", face_detector_weights: str | None = None,
-                 face_enhancement_weights: str | None = None):
+                 face_enhancement_weights: str | None = None, crop_driving: str = "auto"):
         _check_face_options(best_frame, ratio)
+        self.crop_driving = check_mode(crop_driving)
         if int(batch_size) < 1:
             raise PpfomError(f"--batch_size {batch_size} must be at least 1")
         if int(image_size) < 64 or int(image_size) % 64:
@@ -101,9 +104,10 @@ class FirstOrderPredictor:
         ``progress(frames_done, total_or_None)`` is called after each batch (the web page's bar).
         """
         source = read_source(source_image)
-        with VideoReader(driving_video) as reader, \
-                VideoWriter(self.output_path, reader.fps, audio_from=driving_video) as writer:
-            crops = self.find_crops(source)  # after the inputs and the output are known to be usable
+        with VideoReader(driving_video) as video, \
+                VideoWriter(self.output_path, video.fps, audio_from=driving_video) as writer:
+            reader = self.driving_view(video)  # after the inputs and the output are known to be usable
+            crops = self.find_crops(source)
             faces = [cut(source, crop, self.image_size) for crop in crops]
             paster = Paster(source, crops, self.ratio)
             references = self.reference_frames(reader, faces)
@@ -124,6 +128,20 @@ class FirstOrderPredictor:
                           "(crop the photo around the face for good results)", PpfomWarning, stacklevel=3)
             crops = [Crop(centre_square(source.shape))]
         return crops
+
+    def driving_view(self, video: VideoReader) -> VideoReader:
+        """The driving video as the networks should see it: through one square box around its
+        face (``--crop_driving auto``), or whole."""
+        choice = choose_driving_box(video, self._track_detector(), self.crop_driving)
+        if self.crop_driving != "off":
+            print(describe(choice, video.frame_size))
+        return video.view(crop=choice.box)
+
+    def _track_detector(self) -> FaceDetector:
+        """The packaged detector follows the driving face (fast, and works offline)."""
+        if isinstance(self.detector, RetinaFaceDetector):
+            return self.detector
+        return create_detector("retinaface")
 
     def reference_frames(self, reader: VideoReader, faces: list[np.ndarray]) -> list[np.ndarray | None]:
         """Per face, the driving frame relative motion starts from (None: the first frame).

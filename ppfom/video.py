@@ -8,6 +8,7 @@ system ffmpeg is needed. Bad inputs fail early with a one-line
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import re
@@ -189,11 +190,29 @@ class VideoReader:
         self._label = label
         info = probe(self.path, label=label, option=option)
         self.fps: float = info["fps"]
-        self.size: tuple[int, int] = info["size"]
+        self.frame_size: tuple[int, int] = info["size"]  # (w, h) of the file's frames
+        self.size: tuple[int, int] = self.frame_size  # (w, h) of the frames this reader yields
+        self.crop: tuple[int, int, int, int] | None = None
         self.num_frames: int | None = info["nframes"]
         self.duration: float | None = info["duration"]
         self.has_audio: bool = info["has_audio"]
         self._streams: weakref.WeakSet = weakref.WeakSet()
+
+    def view(self, crop: tuple[int, int, int, int] | None = None,
+             size: tuple[int, int] | None = None) -> VideoReader:
+        """The same frames cut to ``crop`` (x1, y1, x2, y2 of the file's frames) and/or scaled to
+        ``size`` (w, h) by ffmpeg, without probing the file again; same frame count and rate.
+        Closing this reader stops the views' decodes too."""
+        view = copy.copy(self)  # shares the set of running streams
+        view.crop = None if crop is None else tuple(int(v) for v in crop)
+        if view.crop is not None:
+            x1, y1, x2, y2 = view.crop
+            fw, fh = self.frame_size
+            if not (0 <= x1 < x2 <= fw and 0 <= y1 < y2 <= fh):
+                raise ValueError(f"crop {view.crop} is outside the {fw}x{fh} frames")
+        base = self.frame_size if view.crop is None else (x2 - x1, y2 - y1)
+        view.size = base if size is None else (int(size[0]), int(size[1]))
+        return view
 
     def __iter__(self) -> Iterator[np.ndarray]:
         stream = self._stream()
@@ -224,10 +243,22 @@ class VideoReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _filters(self) -> str:
+        """Every frame to the first frame's size, then the view's crop and scale."""
+        width, height = self.frame_size
+        chain = [f"scale={width}:{height}"]
+        if self.crop is not None:
+            x1, y1, x2, y2 = self.crop
+            width, height = x2 - x1, y2 - y1
+            chain.append(f"crop={width}:{height}:{x1}:{y1}")
+        if self.size != (width, height):
+            shrinking = self.size[0] < width and self.size[1] < height
+            chain.append(f"scale={self.size[0]}:{self.size[1]}:flags={'area' if shrinking else 'bilinear'}")
+        return ",".join(chain)
+
     def _command(self) -> list[str]:
-        width, height = self.size
         return [_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", self.path,
-                "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", f"scale={width}:{height}",
+                "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", self._filters(),
                 "-r", f"{self.fps:.6g}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
 
     def _stream(self) -> Iterator[np.ndarray]:
