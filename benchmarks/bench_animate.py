@@ -32,6 +32,9 @@ import paddle
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from machine import cpu_line
 
 from ppfom.animator import Animator, create_animator
 from ppfom.backends import onnx_available, resolve_backend
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-backend", default="auto")
     args = p.parse_args(argv)
     paddle.set_device("cpu")
+    print(cpu_line(), flush=True)
     print(f"# {os.cpu_count()} CPUs, paddle {paddle.__version__}, load average at start "
           f"{os.getloadavg()[0]:.2f}", flush=True)
     lines = [] if args.no_speed else speed_table(args.models, args.batches, args.repeats, set(args.skip))
