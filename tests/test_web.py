@@ -265,7 +265,8 @@ def test_form_options_reach_the_predictor_and_waiting_jobs_are_bounded():
                                  "ratio": "0.5", "batch_size": "3"})
     kwargs = options.predictor_kwargs()
     assert kwargs == {"relative": False, "adapt_scale": False, "batch_size": 3, "find_best_frame": True,
-                      "multi_person": True, "face_enhancement": True, "ratio": 0.5}
+                      "multi_person": True, "face_enhancement": True, "ratio": 0.5, "crop_driving": "off"}
+    assert Options.from_form({"crop_driving": "on"}).predictor_kwargs()["crop_driving"] == "auto"
     jobs = JobQueue(lambda options: None, max_waiting=1)
     try:
         jobs.new()

@@ -41,19 +41,23 @@ class Options:
     find_best_frame: bool = False
     multi_person: bool = False
     face_enhancement: bool = False
+    crop_driving: bool = True
     ratio: float = 0.4
 
     @classmethod
     def from_form(cls, form: dict[str, str]) -> Options:
         """Options from the page's form fields: a checkbox is on when present (HTML sends only those)."""
         flags = {name: form.get(name, "").lower() in ("on", "1", "true", "yes")
-                 for name in ("relative", "adapt_scale", "find_best_frame", "multi_person", "face_enhancement")}
+                 for name in ("relative", "adapt_scale", "find_best_frame", "multi_person", "face_enhancement",
+                              "crop_driving")}
         batch_size = _number(form, "batch_size", int, 1, 1, 64)
         ratio = _number(form, "ratio", float, 0.4, 0.05, 1.0)
         return cls(batch_size=batch_size, ratio=ratio, **flags)
 
     def predictor_kwargs(self) -> dict[str, Any]:
-        return asdict(self)
+        kwargs = asdict(self)
+        kwargs["crop_driving"] = "auto" if self.crop_driving else "off"
+        return kwargs
 
 
 def _number(form: dict[str, str], name: str, kind: type, default: float, low: float, high: float):
