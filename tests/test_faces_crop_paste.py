@@ -7,6 +7,7 @@ from faces_media import astronaut, astronauts
 
 from ppfom.faces import Crop, Face, Paster, choose_crops, create_detector, cut, expand, feather_mask
 from ppfom.faces.crop import centre_square
+from ppfom.faces.paste import FEATHER
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +82,12 @@ def test_centre_square():
     assert centre_square((130, 90, 3)) == (0, 20, 90, 110)
 
 
+@pytest.mark.parametrize("count", [1, 3])
 @pytest.mark.parametrize("ratio", [0.4, 1.0])
-def test_paste_back_touches_only_the_masks_and_keeps_the_size(detector, ratio):
-    image = astronauts(3)
+def test_paste_back_touches_only_the_masks_and_keeps_the_size(detector, count, ratio):
+    image = astronauts(count)
     crops = choose_crops(detector.detect(image), image.shape, multi_person=True)
+    assert len(crops) == count
     paster = Paster(image, crops, ratio)
     rng = np.random.default_rng(0)
     animated = [rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8) for _ in crops]
@@ -97,6 +100,75 @@ def test_paste_back_touches_only_the_masks_and_keeps_the_size(detector, ratio):
     assert inside.any()
     assert np.array_equal(out[:, ~inside], np.broadcast_to(image[~inside], out[:, ~inside].shape))
     assert (out[:, inside] != image[inside]).any()
+
+
+def _changed(out: np.ndarray, image: np.ndarray, crop: Crop) -> np.ndarray:
+    """(crop height, crop width) bool: where the pasted frame differs from the photo."""
+    x1, y1, x2, y2 = crop.box
+    return (out[y1:y2, x1:x2] != image[y1:y2, x1:x2]).any(axis=-1)
+
+
+def _outside_crop(out: np.ndarray, image: np.ndarray, crop: Crop) -> bool:
+    """True when every pixel outside ``crop`` is the photo's."""
+    x1, y1, x2, y2 = crop.box
+    keep = np.ones(image.shape[:2], bool)
+    keep[y1:y2, x1:x2] = False
+    return np.array_equal(out[keep], image[keep])
+
+
+def _radius(crop: Crop) -> np.ndarray:
+    """Distance of each crop pixel to the centre the --ratio circle is drawn around."""
+    ys, xs = np.mgrid[:crop.height, :crop.width]
+    return np.hypot(xs - crop.width // 2, ys - crop.height // 2)
+
+
+def _noise(crops: list[Crop], seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8) for _ in crops]
+
+
+def test_one_face_pastes_the_whole_crop_rectangle(detector):
+    """Like PaddleGAN: hair and neck outside the --ratio circle move with the head."""
+    image = astronaut()
+    (crop,) = choose_crops(detector.detect(image), image.shape, multi_person=False)
+    ratio = 0.4
+    (out,) = Paster(image, [crop], ratio)(_noise([crop]))
+    changed = _changed(out, image, crop)
+    beyond = _radius(crop) > ratio * crop.height + 2
+    assert beyond.sum() > 0.3 * beyond.size  # the circle leaves much of the crop out
+    assert changed[beyond].mean() > 0.95
+    edge = FEATHER * min(crop.height, crop.width)
+    assert changed[round(edge) + 2:-round(edge) - 2, round(edge) + 2:-round(edge) - 2].mean() > 0.95
+    assert _outside_crop(out, image, crop)
+
+
+def test_several_faces_paste_only_their_ratio_circles(detector):
+    image = astronauts(3)
+    crops = choose_crops(detector.detect(image), image.shape, multi_person=True)
+    assert len(crops) == 3
+    ratio = 0.4
+    (out,) = Paster(image, crops, ratio)(_noise(crops))
+    outside_all = np.ones(image.shape[:2], bool)
+    for crop in crops:
+        x1, y1, x2, y2 = crop.box
+        outside_all[y1:y2, x1:x2] = False
+        changed, radius = _changed(out, image, crop), _radius(crop)
+        circle = ratio * crop.height
+        assert not changed[radius > circle + 1].any()  # the crop beyond its circle stays the photo's
+        assert changed[radius < circle - FEATHER * min(crop.height, crop.width)].mean() > 0.95
+    assert np.array_equal(out[outside_all], image[outside_all])
+
+
+def test_no_face_pastes_the_whole_centre_square():
+    image = np.random.default_rng(2).integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    crop = Crop(centre_square(image.shape))
+    assert crop.box == (40, 0, 160, 120)
+    (out,) = Paster(image, [crop], 0.4)(_noise([crop]))
+    changed = _changed(out, image, crop)
+    assert changed[:, 20:-20].mean() > 0.95  # the corners too, no circle
+    assert changed[0, 20:-20].mean() > 0.95 and changed[-1, 20:-20].mean() > 0.95  # sharp on the border
+    assert not changed[:, 0].any() and not changed[:, -1].any()  # feathered to 0 where it meets the photo
+    assert _outside_crop(out, image, crop)
 
 
 def test_mask_is_smooth_zero_at_its_edge_and_sharp_on_the_image_border():

@@ -1,13 +1,15 @@
 """Put animated crops back into the source photo without a seam.
 
-Each crop gets a weight mask once per video: 1 in its middle, falling smoothly
-to exactly 0 at the edge of the pasted region, so the result blends into the
-untouched photo instead of showing the rectangle (PaddleGAN pastes a hard
-rectangle for one face and a hard circle for several). The region is the crop
-intersected with a circle of radius ``ratio`` x crop height around its centre
-(PaddleGAN's ``--ratio``); sides of the crop that lie on the image border are
-not feathered, since there is no photo beyond them to blend into. Pixels where
-the weight is 0 are never written: outside the masks the source stays
+As in PaddleGAN, when one crop is animated (the largest face; here also the
+centre square used when there is no face) the whole crop rectangle is pasted, so
+the hair, neck and shoulders move with the head; when several faces are animated
+each is pasted through a circle of radius ``ratio`` x crop height around its
+crop's centre (``--ratio``), so neighbouring people do not overwrite each
+other. Unlike PaddleGAN's hard edges, each region gets a weight mask once per
+video: 1 in its middle, falling smoothly to exactly 0 at its edge, so the result
+blends into the untouched photo. Sides of a crop that lie on the image border
+are not feathered, since there is no photo beyond them to blend into. Pixels
+where the weight is 0 are never written: outside the masks the source stays
 byte-identical.
 """
 from __future__ import annotations
@@ -25,14 +27,17 @@ from .crop import Crop
 FEATHER = 0.12
 
 
-def feather_mask(crop: Crop, image_shape: tuple[int, ...], ratio: float) -> np.ndarray:
-    """(crop height, crop width) float32 weights in [0, 1] for pasting ``crop``."""
+def feather_mask(crop: Crop, image_shape: tuple[int, ...], ratio: float | None) -> np.ndarray:
+    """(crop height, crop width) float32 weights in [0, 1] for pasting ``crop``.
+
+    ``ratio`` None pastes the whole crop rectangle (one animated crop); a number
+    limits it to the ``ratio`` x height circle (several crops).
+    """
     h, w = crop.height, crop.width
     hard = np.ones((h, w), np.uint8)
-    radius = ratio * h
-    if radius < math.hypot(w, h) / 2:  # the circle cuts into the crop
+    if ratio is not None and ratio * h < math.hypot(w, h) / 2:  # the circle cuts into the crop
         hard[:] = 0
-        cv2.circle(hard, (w // 2, h // 2), max(1, math.ceil(radius)), 1, -1, cv2.LINE_8)
+        cv2.circle(hard, (w // 2, h // 2), max(1, math.ceil(ratio * h)), 1, -1, cv2.LINE_8)
     width = max(1.0, FEATHER * min(h, w))
     inside = _distance_inside(hard, crop, image_shape, math.ceil(width) + 1)
     ramp = np.clip((inside - 1.0) / width, 0.0, 1.0)  # the region's outermost pixels get 0
@@ -60,12 +65,16 @@ def _distance_inside(hard: np.ndarray, crop: Crop, image_shape: tuple[int, ...],
 
 
 class Paster:
-    """Blends animated crops into copies of the source; masks are computed once per crop."""
+    """Blends animated crops into copies of the source; masks are computed once per crop.
+
+    ``ratio`` (the --ratio circle) applies only when there are several crops.
+    """
 
     def __init__(self, source: np.ndarray, crops: list[Crop], ratio: float):
         self.source = source
         self.crops = crops
-        self.masks = [feather_mask(c, source.shape, ratio)[:, :, None] for c in crops]
+        circle = ratio if len(crops) > 1 else None  # one crop: the whole rectangle, as PaddleGAN
+        self.masks = [feather_mask(c, source.shape, circle)[:, :, None] for c in crops]
 
     def __call__(self, animated: list[np.ndarray]) -> np.ndarray:
         """``animated[k]`` is (N, S, S, 3) uint8 for crop k -> (N, H, W, 3) uint8 frames."""
