@@ -1,6 +1,7 @@
 """Face detection counts, crop boxes and seamless paste-back on real photos (no animation network)."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from faces_media import astronaut, astronauts
@@ -188,7 +189,63 @@ def test_paste_back_has_no_seam_or_colour_step():
     image = np.full((200, 300, 3), 100, np.uint8)
     crop = Crop((100, 40, 200, 160))
     animated = [np.full((1, 64, 64, 3), 160, np.uint8)]
-    (out,) = Paster(image, [crop], 1.0)(animated)
+    (out,) = Paster(image, [crop], 1.0, match_colour=False)(animated)
     row = out[100, :, 0].astype(int)
     assert row[99] == 100 and row[150] == 160
-    assert np.abs(np.diff(row)).max() <= 8  # a 60-level cast spread over the feather, no jump
+    assert np.abs(np.diff(row)).max() <= 8  # the feather alone spreads a 60-level cast, no jump
+    (out,) = Paster(image, [crop], 1.0)(animated)
+    assert np.array_equal(out, image)  # matched at the seam, a uniform cast is gone altogether
+
+
+def _seam_colour(out: np.ndarray, image: np.ndarray, crop: Crop, mask: np.ndarray):
+    """Mean out - photo per channel over the feather band, and over a 3-pixel ring just inside it."""
+    band = (mask > 0) & (mask < 1)
+    ring = (mask == 1) & (cv2.dilate(band.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=3) > 0)
+    x1, y1, x2, y2 = crop.box
+    diff = out[y1:y2, x1:x2].astype(np.float64) - image[y1:y2, x1:x2]
+    return diff[band].mean(axis=0), diff[ring].mean(axis=0)
+
+
+def test_colour_is_matched_at_the_seam_once_per_face(detector):
+    """A face whose colours drifted (+25/-20/+15) must not show a colour step where it meets the photo."""
+    image = astronaut()
+    (crop,) = choose_crops(detector.detect(image), image.shape, multi_person=False)
+    shift = np.array([25, -20, 15])
+    drifted = np.clip(cut(image, crop, 64).astype(int) + shift, 0, 255).astype(np.uint8)[None]
+    measured = {}
+    for match in (False, True):
+        paster = Paster(image, [crop], 0.4, match_colour=match)
+        (first,) = paster([drifted])
+        mask = paster.masks[0][:, :, 0]
+        measured[match] = _seam_colour(first, image, crop, mask)
+        assert _outside_crop(first, image, crop)
+    (band_before, ring_before), (band_after, ring_after) = measured[False], measured[True]
+    assert np.all(np.sign(ring_before) == np.sign(shift))
+    assert np.abs(ring_before).max() > 0.8 * np.abs(shift).max()  # inside the band: the whole shift
+    assert np.abs(band_before).max() > 0.4 * np.abs(shift).max()  # the band: about half, as it fades
+    # Not exactly 0: the drift was clipped at 0 and 255, which no single offset undoes everywhere.
+    assert np.abs(band_after).max() < 2 and np.abs(ring_after).max() < 2
+    # The offset is measured on the first frame only: a later frame without the drift gets the same
+    # correction (no flicker from re-measuring), which now pulls the colours the other way.
+    (later,) = paster([cut(image, crop, 64)[None]])
+    ring_later = _seam_colour(later, image, crop, mask)[1]
+    assert np.all(np.sign(ring_later) == -np.sign(shift)) and np.all(np.abs(ring_later) > 0.5 * np.abs(shift))
+
+
+def test_each_face_gets_its_own_colour_offset(detector):
+    """Two faces drifted in opposite directions, pasted through their --ratio circles."""
+    image = (30 + astronauts(2, gap=20) * 0.75).astype(np.uint8)  # headroom: the drifts do not clip
+    crops = choose_crops(detector.detect(image), image.shape, multi_person=True)
+    assert len(crops) == 2
+    shifts = [np.array([25, -20, 15]), np.array([-15, 10, -25])]
+    plain = [cut(image, c, 64)[None] for c in crops]
+    drifted = [(f + s).astype(np.uint8) for f, s in zip(plain, shifts)]
+    # What resizing to 64 px and back alone leaves (blur near the circle's edge moves the ring's mean).
+    (reference,) = Paster(image, crops, 0.4, match_colour=False)(plain)
+    (before,) = Paster(image, crops, 0.4, match_colour=False)(drifted)
+    paster = Paster(image, crops, 0.4)
+    (after,) = paster(drifted)
+    for crop, mask, shift in zip(crops, paster.masks, shifts):
+        ref, old, new = (np.stack(_seam_colour(out, image, crop, mask[:, :, 0])) for out in (reference, before, after))
+        assert np.abs(old[1] - ref[1] - shift).max() < 1  # the ring shows this face's whole drift
+        assert np.abs(new - ref).max() < 1

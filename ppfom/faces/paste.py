@@ -11,6 +11,11 @@ blends into the untouched photo. Sides of a crop that lie on the image border
 are not feathered, since there is no photo beyond them to blend into. Pixels
 where the weight is 0 keep their bytes: outside the masks the source stays
 byte-identical.
+
+The generator's colours drift from the photo's, which a feather alone only
+smears into a visible halo; each crop's animated frames are therefore shifted
+by a fixed per-channel offset measured once where photo and face meet
+(see :meth:`Paster._colour_offset`).
 """
 from __future__ import annotations
 
@@ -65,23 +70,30 @@ def _distance_inside(hard: np.ndarray, crop: Crop, image_shape: tuple[int, ...],
 
 
 class _Region:
-    """One crop's paste plan, computed once: the blend weights of the photo and of the face."""
+    """One crop's paste plan, computed once: the blend weights of the photo and of the
+    face, and the feather band (0 < weight < 1) where their colours are compared."""
 
     def __init__(self, crop: Crop, mask: np.ndarray):
         self.crop = crop
         self.face_weight = np.ascontiguousarray(mask)
         self.photo_weight = 1.0 - self.face_weight
+        self.band = np.nonzero((mask > 0) & (mask < 1))
+        self.seen = False  # the colour correction is measured on the first frame
+        self.lut: np.ndarray | None = None
 
 
 class Paster:
-    """Blends animated crops into copies of the source; masks are computed once per crop.
+    """Blends animated crops into copies of the source; masks and colour offsets are computed
+    once per crop (the offsets on the first frame), so every frame gets the same correction.
 
-    ``ratio`` (the --ratio circle) applies only when there are several crops.
+    ``ratio`` (the --ratio circle) applies only when there are several crops; ``match_colour``
+    False pastes the network's colours unchanged.
     """
 
-    def __init__(self, source: np.ndarray, crops: list[Crop], ratio: float):
+    def __init__(self, source: np.ndarray, crops: list[Crop], ratio: float, match_colour: bool = True):
         self.source = source
         self.crops = crops
+        self.match_colour = match_colour
         circle = ratio if len(crops) > 1 else None  # one crop: the whole rectangle, as PaddleGAN
         self.masks = [feather_mask(c, source.shape, circle)[:, :, None] for c in crops]
         self._regions = [_Region(c, m[:, :, 0]) for c, m in zip(crops, self.masks)]
@@ -94,8 +106,37 @@ class Paster:
             x1, y1, x2, y2 = region.crop.box
             for i, face in enumerate(faces):
                 face = frames.resize(face, (region.crop.width, region.crop.height))
+                if not region.seen:
+                    region.seen = True
+                    region.lut = self._colour_lut(region, face) if self.match_colour else None
+                if region.lut is not None:
+                    face = cv2.LUT(face, region.lut)
                 _blend(out[i, y1:y2, x1:x2], face, region)
         return out
+
+    def _colour_lut(self, region: _Region, face: np.ndarray) -> np.ndarray | None:
+        """A 256-entry per-channel table adding :meth:`_colour_offset` (None: nothing to match)."""
+        offset = self._colour_offset(region, face)
+        if offset is None:
+            return None
+        table = np.clip(np.rint(np.arange(256, dtype=np.float32)[:, None] + offset), 0, 255)
+        return table.astype(np.uint8)[:, None, :]  # (256, 1, 3): cv2.LUT's per-channel layout
+
+    def _colour_offset(self, region: _Region, face: np.ndarray) -> np.ndarray | None:
+        """Photo minus face mean colour in the feather band, per channel (None if there is no band).
+
+        An offset, not a gain: the step at the seam is a difference of means, which an offset
+        removes exactly. A gain matching the band's spreads would also undo a contrast drift,
+        but a band's spread is unreliable (on a plain background it is noise over noise; the
+        generator's blur and smooth inpainting lower it) and a wrong gain changes the contrast
+        of the whole face, where a wrong offset leaves a shift the feather spreads out. A gain
+        from the means (photo / face) would blow up in dark bands.
+        """
+        if not len(region.band[0]):  # the crop covers the photo: no seam to match
+            return None
+        x1, y1, x2, y2 = region.crop.box
+        photo = self.source[y1:y2, x1:x2][region.band].astype(np.float32)
+        return photo.mean(axis=0) - face[region.band].astype(np.float32).mean(axis=0)
 
 
 def _blend(target: np.ndarray, face: np.ndarray, region: _Region) -> None:
