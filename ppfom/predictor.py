@@ -36,7 +36,7 @@ def _check_face_options(best_frame, ratio: float) -> None:
     if best_frame is not None and int(best_frame) < 0:
         raise PpfomError(f"--best_frame {best_frame} is negative: give a driving frame index from 0")
     if not ratio > 0:
-        raise PpfomError(f"--ratio {ratio} must be positive (0.4-0.5 pastes back the face only)")
+        raise PpfomError(f"--ratio {ratio} must be positive (with several faces, 0.4-0.5 pastes back each face only)")
 
 
 Progress = Callable[[int, int | None], None]  # frames done, total (None: unknown)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from sample_inputs import write_samples
 
 from ppfom import FirstOrderPredictor, frames
+from ppfom.faces.best_frame import frame_at
 from ppfom.faces.crop import cut
 from ppfom.faces.paste import Paster
 from ppfom.image import read_image
@@ -67,11 +68,16 @@ def animate_to(pred: FirstOrderPredictor, source: np.ndarray, video: str, index:
     crops = pred.find_crops(source)
     animators = [pred.make_animator(cut(source, c, pred.image_size)) for c in crops]
     paster = Paster(source, crops, pred.ratio)
-    with VideoReader(video) as reader:
+    with VideoReader(video) as full:
+        reader = pred.driving_view(full)  # --crop_driving auto: the box around the driving face
         for i, batch in enumerate(reader.batches(1)):
             animated = [pred.animate_batch(a, batch) for a in animators]
             if i == index:
-                return crops, paster, batch[0], paster(animated)[0]
+                driving = frame_at(iter(full), index).copy()
+                if reader.crop is not None:
+                    x1, y1, x2, y2 = reader.crop
+                    cv2.rectangle(driving, (x1, y1), (x2 - 1, y2 - 1), (255, 220, 0), 1)
+                return crops, paster, driving, paster(animated)[0]
     raise SystemExit(f"error: the driving video has fewer than {index + 1} frames")
 
 
@@ -123,7 +129,8 @@ def main() -> None:
     where = "left" if largest.box[0] < width / 3 else "middle" if largest.box[0] < 2 * width / 3 else "right"
     panels = [
         labelled(overlay(source, crops, paster), [found], width),
-        labelled(driving, [f"driving video (carphone), frame {args.frame}"], width),
+        labelled(driving, [(f"driving video (carphone), frame {args.frame}; yellow: the box it is read through "
+                           "(--crop_driving auto)")], width),
         labelled(result, [f"result frame {args.frame}, --multi_person --ratio 0.4: each face through its circle",
                           f"model: {model}"], width),
         labelled(whole, [f"the same frame without --multi_person: the largest face ({where}), its whole crop",
