@@ -12,8 +12,14 @@ import warnings
 import numpy as np
 import paddle
 
-from .backends import BACKENDS, ExportedAnimator, open_exported, resolve_backend  # noqa: F401 - re-exported
-from .errors import PpfomError, PpfomWarning
+from .backends import (  # noqa: F401 - re-exported
+    BACKENDS,
+    ExportedAnimator,
+    open_exported,
+    resolve_backend,
+    resolve_precision,
+)
+from .errors import PpfomWarning
 from .export_cache import cached_export
 from .modules import KPDetector, OcclusionAwareGenerator
 from .motion_transfer import movement_scale, normalize_kp
@@ -87,29 +93,26 @@ class Animator:
 def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
                     relative: bool, adapt_scale: bool, *, cfg: dict | None = None,
                     image_size: tuple[int, int] | None = None, batch_size: int = 1,
-                    precision: str = "fp32", device: str = "cpu") -> Animator | ExportedAnimator:
+                    precision: str = "auto", device: str = "cpu") -> Animator | ExportedAnimator:
     """The animator of a backend name (``--backend``); dygraph runs the Paddle layers directly.
 
     The other backends export the loaded networks on first use into a cache
-    keyed by their weights and config (``ppfom.export_cache``); ``image_size``
-    and ``batch_size`` fix the exported shapes.
+    keyed by their weights and config (``ppfom.export_cache``), only the graphs
+    that backend reads; ``image_size`` and ``batch_size`` fix the exported shapes.
     """
     chosen = backend == "auto"
-    if chosen and precision == "bf16" and not device.startswith("gpu"):
-        backend = "paddle-inference"  # the only backend with a bfloat16 mode
-    backend = resolve_backend(backend, device)
+    backend = resolve_backend(backend, device, precision)
     if backend == "dygraph":
-        if precision != "fp32":
-            raise PpfomError(f"--precision {precision} needs --backend paddle-inference")
+        resolve_precision(backend, precision)  # bf16 is refused here
         return Animator(kp_detector, generator, relative, adapt_scale)
     if image_size is None:
         raise ValueError(f"backend {backend} needs image_size to export the networks")
+    resolve_precision(backend, precision)  # before minutes of export
     try:
         with signals_deferred():
-            folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size,
-                                   onnx=backend == "onnxruntime")
+            folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size, backend=backend)
     except Exception as err:
-        if not chosen or precision != "fp32":
+        if not chosen:
             raise
         # Paddle 3.3's tracer fails now and then on a first export; the run need not fail with it.
         warnings.warn(f"could not export the networks for {backend} ({type(err).__name__}); running them "

@@ -155,19 +155,22 @@ def graphs(kp_detector: KPDetector, generator: OcclusionAwareGenerator,
 
 
 def save_static(kp_detector: KPDetector, generator: OcclusionAwareGenerator, spec: ExportSpec,
-                folder: str, onnx: bool = False) -> str:
+                folder: str, onnx: bool = False, paddle_graphs: bool = True) -> str:
     """Write the three graphs (``paddle.jit.save``) and a manifest into ``folder``.
 
     Files are written in a temporary folder beside ``folder`` and moved in,
     manifest last, so a folder with a manifest is always complete.
-    ``onnx=True`` also converts each graph to ``<part>.onnx``.
+    ``onnx=True`` also converts each graph to ``<part>.onnx`` (with ``spec.fast_layers``, the
+    rewrite that suits onnxruntime); ``paddle_graphs=False`` leaves the Paddle graphs out.
     """
+    if not (onnx or paddle_graphs):
+        raise ValueError("nothing to export: ask for the Paddle graphs, ONNX or both")
     parent = os.path.dirname(os.path.abspath(folder))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".export.")
     try:
         with _quiet():
-            _save_parts(kp_detector, generator, spec, tmp, onnx)
+            _save_parts(kp_detector, generator, spec, tmp, onnx, paddle_graphs)
         _move_in(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -175,15 +178,17 @@ def save_static(kp_detector: KPDetector, generator: OcclusionAwareGenerator, spe
 
 
 def _save_parts(kp_detector: KPDetector, generator: OcclusionAwareGenerator, spec: ExportSpec,
-                tmp: str, onnx: bool) -> None:
+                tmp: str, onnx: bool, paddle_graphs: bool) -> None:
     specs = _input_specs(spec)
-    for part, layer in graphs(kp_detector, generator).items():
-        _jit_save(layer, specs[part], os.path.join(tmp, part))
+    if paddle_graphs:
+        for part, layer in graphs(kp_detector, generator).items():
+            _jit_save(layer, specs[part], os.path.join(tmp, part))
     if onnx:
         for part, layer in graphs(kp_detector, generator, spec).items():
             _save_onnx(layer, specs[part], tmp, part)
+    formats = ["paddle"] * paddle_graphs + ["onnx"] * onnx
     manifest = {"spec": asdict(spec), "inputs": input_names(spec), "outputs": output_names(spec),
-                "paddle": paddle.__version__}
+                "paddle": paddle.__version__, "formats": formats}
     with open(os.path.join(tmp, MANIFEST), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
 

@@ -45,15 +45,16 @@ def parse_inputs_size(text: str, num_kp: int) -> tuple[tuple[int, int], int]:
 
 
 def export_checkpoint(config: str, weights: str, output_dir: str, inputs_size: str = DEFAULT_INPUTS,
-                      onnx: bool = False) -> str:
-    """Export a checkpoint's networks; returns the folder written."""
+                      onnx: bool = False, onnx_for: str = "onnxruntime") -> str:
+    """Export a checkpoint's networks; returns the folder written. ``onnx_for`` openvino writes the
+    plain ONNX graphs (OpenVINO's bfloat16 runs them faster than onnxruntime's rewrite)."""
     cfg = load_config(config)
     num_kp = int(cfg["model"]["common_params"]["num_kp"])
     image_size, batch = parse_inputs_size(inputs_size, num_kp)
     if min(image_size) < 64 or image_size[0] % 64 or image_size[1] % 64:
         raise PpfomError(f"--inputs_size: image size {image_size} must be multiples of 64 (256 or 512 released)")
     kp_detector, generator = load_networks(cfg, weights)
-    spec = make_spec(kp_detector, generator, image_size, batch)
+    spec = make_spec(kp_detector, generator, image_size, batch, fast_layers=onnx_for == "onnxruntime")
     return save_static(kp_detector, generator, spec, os.path.join(output_dir, "fom_dy2st"), onnx=onnx)
 
 
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_dir", "--export_model", dest="output_dir", default="inference_model",
                    help="folder; the graphs go to <output_dir>/fom_dy2st/")
     p.add_argument("--onnx", action="store_true", help="also write <part>.onnx")
+    p.add_argument("--onnx_for", default="onnxruntime", choices=("onnxruntime", "openvino"),
+                   help="the runtime the ONNX graphs are shaped for (fom_infer.py runs either in both)")
     p.add_argument("-o", "--opt", nargs="+", help="PaddleGAN's config overrides: not supported")
     p.add_argument("--export_serving_model", default=False, help="PaddleGAN's serving export: not supported")
     p.add_argument("--model_name", default=None, help="accepted for compatibility; ignored")
@@ -81,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             raise PpfomError("-o/--opt overrides are not supported: edit a copy of the config file")
         if args.export_serving_model not in (False, "False", "false", "0"):
             raise PpfomError("--export_serving_model is not supported: serve the Paddle Inference files")
-        folder = export_checkpoint(args.config_file, args.load, args.output_dir, args.inputs_size, args.onnx)
+        folder = export_checkpoint(args.config_file, args.load, args.output_dir, args.inputs_size, args.onnx,
+                                   args.onnx_for)
     except PpfomError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_path", default="infer_output/fom/", help="output folder")
     p.add_argument("--batch_size", type=int, default=1, help="driving frames read per step")
     p.add_argument("--device", default="cpu", help="cpu or gpu (paddle-inference only)")
-    p.add_argument("--backend", default="paddle-inference", choices=("paddle-inference", "onnxruntime"))
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    p.add_argument("--backend", default="paddle-inference", choices=("paddle-inference", "onnxruntime", "openvino"))
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="bf16 and auto (bfloat16 where the CPU has it, checked against float32): openvino only")
     p.add_argument("--no_relative", action="store_true", help="use the driving keypoints' absolute positions")
     p.add_argument("--adapt_scale", action="store_true", help="scale motion by the faces' size ratio")
     return p

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import numpy as np
 import paddle
-from scipy.spatial import ConvexHull
+from scipy.spatial import ConvexHull, QhullError
 
 from .modules.geometry import inverse_2x2
 
 
 def movement_scale(kp_source: dict, kp_driving_initial: dict) -> float:
-    """sqrt(area ratio) of the keypoints' convex hulls, first item of each batch."""
-    source_area = ConvexHull(np.asarray(kp_source["value"][0].numpy(), np.float64)).volume
-    driving_area = ConvexHull(np.asarray(kp_driving_initial["value"][0].numpy(), np.float64)).volume
+    """sqrt(area ratio) of the keypoints' convex hulls, first item of each batch; 1 when either set
+    of keypoints has no area (collinear, as on a blank image), where the ratio means nothing."""
+    source_area = _hull_area(kp_source["value"][0])
+    driving_area = _hull_area(kp_driving_initial["value"][0])
+    if source_area <= 0 or driving_area <= 0:
+        return 1.0
     return float(np.sqrt(source_area) / np.sqrt(driving_area))
+
+
+def _hull_area(points) -> float:
+    try:
+        return float(ConvexHull(np.asarray(points.numpy(), np.float64)).volume)
+    except QhullError:
+        return 0.0
 
 
 def normalize_kp(kp_source: dict, kp_driving: dict, kp_driving_initial: dict,

@@ -51,7 +51,7 @@ class FirstOrderPredictor:
                  filename: str = "result.mp4", face_detector: str | None = None,
                  multi_person: bool = False, image_size: int = 256, face_enhancement: bool = False,
                  batch_size: int = 1, mobile_net: bool = False, backend: str = "auto",
-                 precision: str = "fp32", face_detector_weights: str | None = None,
+                 precision: str = "auto", face_detector_weights: str | None = None,
                  face_enhancement_weights: str | None = None, crop_driving: str = "auto"):
         _check_face_options(best_frame, ratio)
         self.crop_driving = check_mode(crop_driving)

@@ -1,8 +1,10 @@
-"""Every backend animates like dygraph: exported graphs in Paddle Inference and onnxruntime."""
+"""Every backend animates like dygraph: exported graphs in Paddle Inference, onnxruntime and OpenVINO."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import warnings
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -12,9 +14,12 @@ import pytest
 from test_export import INPUTS_64, WEIGHTS, small_yaml
 
 from media import moving_square_frames, read_video, write_video
-from ppfom import FirstOrderPredictor, PpfomError
+from ppfom import FirstOrderPredictor, PpfomError, PpfomWarning
+from ppfom import backends as backends_module
 from ppfom.animator import Animator, create_animator
-from ppfom.backends import BACKENDS, resolve_backend
+from ppfom.backends import BACKENDS, resolve_backend, resolve_precision
+from ppfom.backends.cpu import BF16_PAYS_ON_AVX512, native_bf16
+from ppfom.backends.openvino import psnr
 from ppfom.config import build_generator, build_kp_detector
 from ppfom.export import MANIFEST
 from ppfom.export_cli import main as export_main
@@ -23,14 +28,10 @@ from ppfom.infer_cli import main as infer_main
 TOL = 1e-4
 HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnxruntime", "paddle2onnx"))
 needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason="needs paddle2onnx and onnxruntime: pip install 'ppfom[onnx]'")
-EXPORTED = ["paddle-inference", pytest.param("onnxruntime", marks=needs_onnx)]
-
-
-def _has_bf16() -> bool:
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+HAS_OPENVINO = HAS_ONNX and importlib.util.find_spec("openvino") is not None
+needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="needs openvino: pip install openvino")
+EXPORTED = ["paddle-inference", pytest.param("onnxruntime", marks=needs_onnx),
+            pytest.param("openvino", marks=needs_openvino)]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_backend_matches_dygraph(small, clip, backend, batch_size, relative, ada
     cfg, kp, gen = small
     expected = _animate(Animator(kp, gen, relative, adapt), clip)
     animator = create_animator(backend, kp, gen, relative, adapt, cfg=cfg, image_size=(64, 64),
-                               batch_size=batch_size)
+                               batch_size=batch_size, precision="fp32")
     np.testing.assert_allclose(_animate(animator, clip), expected, atol=TOL, rtol=0)
 
 
@@ -77,23 +78,65 @@ def test_shared_driving_keypoints_give_the_same_frames(small, clip, backend):
     """With several faces, one animator's driving keypoints serve the others (the predictor's hot path)."""
     cfg, kp, gen = small
     source, driving = clip
-    made = [create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), batch_size=2)
-            for _ in range(2)]
+    made = [create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), batch_size=2,
+                            precision="fp32") for _ in range(2)]
     for animator, src in zip(made, (source, source[:, :, ::-1].copy())):
         animator.set_source(src)
     shared = made[0].keypoints(driving)
-    alone = create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), batch_size=2)
+    alone = create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), batch_size=2,
+                            precision="fp32")
     alone.set_source(source[:, :, ::-1].copy())
     np.testing.assert_allclose(made[1](driving, shared), alone(driving), atol=1e-6, rtol=0)
 
 
-@pytest.mark.skipif(not _has_bf16(), reason="this CPU has no AVX512-BF16")
-def test_bf16_stays_close(small, clip):
+@needs_openvino
+def test_openvino_bf16_stays_close(small, clip):
+    """Forced bfloat16 (where the CPU has no bfloat16 units OpenVINO emulates it): close, not exact."""
     cfg, kp, gen = small
     expected = _animate(Animator(kp, gen, True, True), clip)
-    animator = create_animator("paddle-inference", kp, gen, True, True, cfg=cfg, image_size=(64, 64),
-                               precision="bf16")
-    assert np.abs(_animate(animator, clip) - expected).max() < 2e-2
+    animator = create_animator("openvino", kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="bf16")
+    got = _animate(animator, clip)
+    assert 0 < np.abs(got - expected).max() < 5e-2 and psnr(got, expected) > 35
+
+
+@needs_openvino
+@pytest.mark.parametrize("min_psnr, kept", [(0.0, "bf16"), (1000.0, "fp32")])
+def test_checked_bf16_keeps_bfloat16_only_if_close_on_the_first_frames(small, clip, min_psnr, kept, monkeypatch):
+    import ppfom.backends.openvino as ov
+
+    monkeypatch.setattr(ov, "MIN_PSNR", min_psnr)
+    monkeypatch.setattr(backends_module, "native_bf16", lambda flags=None: True)
+    cfg, kp, gen = small
+    expected = _animate(Animator(kp, gen, True, True), clip)
+    animator = create_animator("openvino", kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="auto")
+    session = animator.sessions["generator"]
+    assert isinstance(session, ov.CheckedBf16Session)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = _animate(animator, clip)
+    said = [str(w.message) for w in caught if issubclass(w.category, PpfomWarning)]
+    assert session.precision == kept and session.measured is not None
+    assert len(said) == (kept == "fp32") and all("running in float32" in m for m in said)
+    assert np.abs(got[:1] - expected[:1]).max() < TOL  # the first call (graph batch 1) is float32 either way
+    if kept == "fp32":
+        np.testing.assert_allclose(got, expected, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("flags, bf16", [({"amx_bf16", "avx512_bf16"}, True), (set(), False),
+                                         ({"avx2", "avx512f"}, False)])
+def test_bfloat16_is_chosen_by_the_cpu_flags(flags, bf16):
+    assert native_bf16(flags) is bf16
+    assert native_bf16({"avx512_bf16"}) is BF16_PAYS_ON_AVX512
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_picks_openvino_bf16_only_on_bfloat16_cpus(native, monkeypatch):
+    monkeypatch.setattr(backends_module, "native_bf16", lambda flags=None: native)
+    want = "openvino" if native and HAS_OPENVINO else "onnxruntime" if HAS_ONNX else "paddle-inference"
+    assert resolve_backend("auto", "cpu", "auto") == want
+    assert resolve_backend("auto", "cpu", "fp32") == ("onnxruntime" if HAS_ONNX else "paddle-inference")
+    assert resolve_precision("openvino", "auto") == ("checked-bf16" if native else "fp32")
+    assert resolve_precision("onnxruntime", "auto") == "fp32"
 
 
 def test_export_is_cached_by_weights(small, tmp_path, monkeypatch):
@@ -121,7 +164,7 @@ def test_fom_infer_writes_the_predictors_video(backend, tmp_path, param_manifest
     driving = write_video(tmp_path / "drive.mp4", moving_square_frames(4, (64, 64)))
     source = str(tmp_path / "source.png")
     imageio.imwrite(source, np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    flags = ["--onnx"] if backend == "onnxruntime" else []
+    flags = {"onnxruntime": ["--onnx"], "openvino": ["--onnx", "--onnx_for", "openvino"]}.get(backend, [])
     args = ["-c", config, "--load", WEIGHTS, "-s", INPUTS_64, "--output_dir", str(tmp_path / "m")]
     assert export_main(args + flags) == 0
     assert infer_main(["--model_path", str(tmp_path / "m"), "--source_path", source, "--driving_path", driving,
@@ -145,22 +188,39 @@ def test_cli_refuses_an_unknown_backend_in_one_line(tmp_path, capsys):
 
 
 @needs_onnx
-def test_export_on_first_use_prints_nothing(small, tmp_path, monkeypatch, capfd):
-    """Paddle's tracer and paddle2onnx print to the C-level streams; the demo's output stays clean."""
+def test_export_on_first_use_prints_one_progress_line(small, tmp_path, monkeypatch, capfd):
+    """Paddle's tracer and paddle2onnx print to the C-level streams; the demo shows one line of its own."""
     cfg, kp, gen = small
     monkeypatch.setenv("PPFOM_HOME", str(tmp_path))
     create_animator("onnxruntime", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
     out, err = capfd.readouterr()
     assert out == "" and "Paddle2ONNX" not in err and "ONNX model saved" not in err
+    assert err.count("\n") == 1 and err.startswith("exporting the networks for onnxruntime")
+    create_animator("onnxruntime", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
+    assert capfd.readouterr() == ("", "")  # cached: nothing to say
+
+
+@pytest.mark.parametrize("backend, files", [("paddle-inference", {".json", ".pdiparams"}),
+                                            pytest.param("onnxruntime", {".onnx"}, marks=needs_onnx),
+                                            pytest.param("openvino", {".onnx"}, marks=needs_onnx)])
+def test_first_use_exports_only_what_the_backend_reads(small, tmp_path, backend, files):
+    from ppfom.export_cache import cached_export
+
+    cfg, kp, gen = small
+    folder = Path(cached_export(kp, gen, cfg, (64, 64), 1, backend=backend, cache_dir=str(tmp_path)))
+    suffixes = {p.suffix for p in folder.iterdir() if p.name != MANIFEST}
+    assert suffixes == files or (backend == "paddle-inference" and suffixes == {".pdmodel", ".pdiparams"})
+    fast = json.loads((folder / MANIFEST).read_text())["spec"]["fast_layers"]
+    assert fast is (backend == "onnxruntime")  # the Winograd rewrite only where it is faster
 
 
 def test_bf16_is_refused_where_it_does_not_exist(small):
     cfg, kp, gen = small
-    with pytest.raises(PpfomError, match="--precision bf16 needs --backend paddle-inference"):
+    with pytest.raises(PpfomError, match="--precision bf16 needs --backend openvino"):
         create_animator("dygraph", kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="bf16")
-    if HAS_ONNX:
-        with pytest.raises(PpfomError, match="onnxruntime runs float32 only"):
-            create_animator("onnxruntime", kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="bf16")
+    for backend in ("onnxruntime", "paddle-inference"):
+        with pytest.raises(PpfomError, match="--precision bf16 needs --backend openvino"):
+            create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="bf16")
 
 
 def test_auto_falls_back_to_dygraph_when_a_first_export_fails(monkeypatch, param_manifest):
@@ -211,3 +271,13 @@ def test_a_signal_during_a_first_export_stops_the_run_instead_of_falling_back(mo
             create_animator("auto", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_adapt_scale_survives_keypoints_without_area():
+    """A blank photo can give collinear keypoints; the hull ratio is then 1, not a qhull crash."""
+    from ppfom.motion_transfer import movement_scale
+
+    line = {"value": paddle.to_tensor(np.stack([np.linspace(-1, 1, 10)] * 2, axis=1)[None].astype("float32"))}
+    spread = {"value": paddle.to_tensor(np.random.default_rng(0).uniform(-1, 1, (1, 10, 2)).astype("float32"))}
+    assert movement_scale(line, spread) == 1.0 and movement_scale(spread, line) == 1.0
+    assert movement_scale(spread, spread) == pytest.approx(1.0)
