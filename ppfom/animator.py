@@ -12,15 +12,15 @@ import warnings
 import numpy as np
 import paddle
 
-from .backends import (  # noqa: F401 - re-exported
+from .errors import PpfomWarning
+from .exported import (  # noqa: F401 - re-exported
     BACKENDS,
     ExportedAnimator,
     open_exported,
     resolve_backend,
     resolve_precision,
 )
-from .errors import PpfomWarning
-from .export_cache import cached_export
+from .exported.cache import cached_export
 from .modules import KPDetector, OcclusionAwareGenerator
 from .motion_transfer import movement_scale, normalize_kp
 from .signals import signals_deferred
@@ -97,7 +97,7 @@ def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionA
     """The animator of a backend name (``--backend``); dygraph runs the Paddle layers directly.
 
     The other backends export the loaded networks on first use into a cache
-    keyed by their weights and config (``ppfom.export_cache``), only the graphs
+    keyed by their weights and config (``ppfom.exported.cache``), only the graphs
     that backend reads; ``image_size`` and ``batch_size`` fix the exported shapes.
     """
     chosen = backend == "auto"

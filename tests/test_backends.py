@@ -15,15 +15,15 @@ from test_export import INPUTS_64, WEIGHTS, small_yaml
 
 from media import moving_square_frames, read_video, write_video
 from ppfom import FirstOrderPredictor, PpfomError, PpfomWarning
-from ppfom import backends as backends_module
 from ppfom.animator import Animator, create_animator
-from ppfom.backends import BACKENDS, resolve_backend, resolve_precision
-from ppfom.backends.cpu import BF16_PAYS_ON_AVX512, native_bf16
-from ppfom.backends.openvino import psnr
 from ppfom.config import build_generator, build_kp_detector
-from ppfom.export import MANIFEST
-from ppfom.export_cli import main as export_main
-from ppfom.infer_cli import main as infer_main
+from ppfom.exported import BACKENDS, resolve_backend, resolve_precision
+from ppfom.exported import choose as backends_module
+from ppfom.exported.backends.openvino import psnr
+from ppfom.exported.cpu import BF16_PAYS_ON_AVX512, native_bf16
+from ppfom.exported.export_cli import main as export_main
+from ppfom.exported.graphs import MANIFEST
+from ppfom.exported.infer_cli import main as infer_main
 
 TOL = 1e-4
 HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnxruntime", "paddle2onnx"))
@@ -102,7 +102,7 @@ def test_openvino_bf16_stays_close(small, clip):
 @needs_openvino
 @pytest.mark.parametrize("min_psnr, kept", [(0.0, "bf16"), (1000.0, "fp32")])
 def test_checked_bf16_keeps_bfloat16_only_if_close_on_the_first_frames(small, clip, min_psnr, kept, monkeypatch):
-    import ppfom.backends.openvino as ov
+    import ppfom.exported.backends.openvino as ov
 
     monkeypatch.setattr(ov, "MIN_PSNR", min_psnr)
     monkeypatch.setattr(backends_module, "native_bf16", lambda flags=None: True)
@@ -126,7 +126,7 @@ def test_checked_bf16_keeps_bfloat16_only_if_close_on_the_first_frames(small, cl
                                          ({"avx2", "avx512f"}, False)])
 def test_bfloat16_is_chosen_by_the_cpu_flags(flags, bf16):
     assert native_bf16(flags) is bf16
-    assert native_bf16({"avx512_bf16"}) is BF16_PAYS_ON_AVX512
+    assert native_bf16({"avx512_bf16", "avx512f"}) is BF16_PAYS_ON_AVX512
 
 
 @pytest.mark.parametrize("native", [True, False])
@@ -204,7 +204,7 @@ def test_export_on_first_use_prints_one_progress_line(small, tmp_path, monkeypat
                                             pytest.param("onnxruntime", {".onnx"}, marks=needs_onnx),
                                             pytest.param("openvino", {".onnx"}, marks=needs_onnx)])
 def test_first_use_exports_only_what_the_backend_reads(small, tmp_path, backend, files):
-    from ppfom.export_cache import cached_export
+    from ppfom.exported.cache import cached_export
 
     cfg, kp, gen = small
     folder = Path(cached_export(kp, gen, cfg, (64, 64), 1, backend=backend, cache_dir=str(tmp_path)))

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from ppfom import PpfomError
-from ppfom.backends.paddle_inference import PaddleInferenceSession
-from ppfom.export import MANIFEST, PARTS, load_networks, read_manifest
-from ppfom.export_cli import export_checkpoint, main, parse_inputs_size
+from ppfom.exported.backends.paddle_inference import PaddleInferenceSession
+from ppfom.exported.export_cli import export_checkpoint, main, parse_inputs_size
+from ppfom.exported.graphs import MANIFEST, PARTS, load_networks, read_manifest
 from small_model import dygraph_reference
 
 DATA = Path(__file__).parent / "data"

@@ -10,8 +10,8 @@ import pytest
 from paddle import nn
 
 from ppfom.animator import Animator, create_animator
-from ppfom.backends import onnx_available
 from ppfom.config import build_generator, build_kp_detector, load_config
+from ppfom.exported.choose import onnx_available
 from ppfom.modules.blocks import ResBlock2d, UpBlock2d
 from ppfom.modules.fast_decoder import fast_decoder
 from ppfom.modules.geometry import upsample_nearest_2x
@@ -124,7 +124,7 @@ def test_vox256_onnx_graphs_with_the_rewrites_match_dygraph(tmp_path, monkeypatc
 def test_onnx_export_uses_the_rewrites_and_the_paddle_graphs_do_not(tmp_path, param_manifest):
     import onnx
 
-    from ppfom.export import make_spec, read_manifest, save_static
+    from ppfom.exported.graphs import make_spec, read_manifest, save_static
     from small_model import small_config
 
     cfg = small_config(param_manifest)

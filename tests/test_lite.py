@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ppfom.export import load_networks
+from ppfom.exported.graphs import load_networks
 from small_model import dygraph_reference
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@
 """
 import sys
 
-from ppfom.export_cli import main
+from ppfom.exported.export_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

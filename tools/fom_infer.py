@@ -5,7 +5,7 @@
 """
 import sys
 
-from ppfom.infer_cli import main
+from ppfom.exported.infer_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 from ppfom.config import load_config
-from ppfom.export import PARTS, load_networks, make_spec, save_static
+from ppfom.exported.graphs import PARTS, load_networks, make_spec, save_static
 
 
 def export_pdmodel(config: str, weights: str, size: int, folder: str) -> None:

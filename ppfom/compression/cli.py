@@ -83,7 +83,7 @@ def _prune(cfg: dict, args) -> str:
 
 
 def _export(cfg: dict, args) -> str:
-    from ..export import make_spec, save_static
+    from ..exported.graphs import make_spec, save_static
     from ..weights import load_networks
 
     kp_detector, generator = load_networks(cfg, args.weight_path, inference=True)

@@ -1,6 +1,6 @@
 """The per-frame networks rewritten for exported CPU graphs: same function, fewer multiplications.
 
-Applied to a copy at export time (``ppfom.export``): the generator's
+Applied to a copy at export time (``ppfom.exported.graphs``): the generator's
 bottleneck convolutions become Winograd F(4x4,3x3) layers and every up block's
 upsample + convolution a transposed convolution. This took vox-256 frames in
 onnxruntime from 0.475 to about 0.35 s, outputs within about 2e-5 of the

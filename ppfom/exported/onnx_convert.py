@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import PpfomError
+from ..errors import PpfomError
 
 OPSET = 16
 

@@ -11,8 +11,8 @@ from typing import Protocol
 import numpy as np
 import paddle
 
-from ..export import ExportSpec
 from ..motion_transfer import movement_scale, normalize_kp
+from .graphs import ExportSpec
 
 
 class Session(Protocol):

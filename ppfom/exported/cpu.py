@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-# Measured with benchmarks/bench_animate.py on a 2-core Xeon with AVX512-BF16 and no AMX.
-BF16_PAYS_ON_AVX512 = True
+# Measured on a 2-core Xeon with AVX512-BF16 and no AMX (vox-256 generator, OpenVINO 2026.4): bf16
+# 633 ms against f32 470 ms, so AVX512-BF16 alone does not make bfloat16 worth its error; with AMX
+# bf16 took 49 ms against 322 ms.
+BF16_PAYS_ON_AVX512 = False
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from ..errors import PpfomError
+from ...errors import PpfomError
 
 
 class OnnxRuntimeSession:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import paddle
 
-from .checkpoint import default_cache_dir
-from .export import MANIFEST, make_spec, save_static
-from .modules import KPDetector, OcclusionAwareGenerator
+from ..checkpoint import default_cache_dir
+from ..modules import KPDetector, OcclusionAwareGenerator
+from .graphs import MANIFEST, make_spec, save_static
 
 
 def weights_digest(*networks: paddle.nn.Layer) -> str:
@@ -36,7 +36,7 @@ def code_digest() -> str:
     """sha256 of the sources that shape the graphs, so a changed network or exporter re-exports."""
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted([*here.glob("modules/*.py"), here / "export.py", here / "onnx_export.py"]):
+    for path in sorted([*here.parent.glob("modules/*.py"), here / "graphs.py", here / "onnx_convert.py"]):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -53,7 +53,7 @@ def cached_export(kp_detector: KPDetector, generator: OcclusionAwareGenerator, c
                   cache_dir: str | None = None) -> str:
     """The folder of the graphs ``backend`` runs for these networks, exporting only those if needed
     (with one progress line: the first use of a model takes seconds)."""
-    from . import __version__
+    from .. import __version__
 
     kind = GRAPHS[backend]
     key = json.dumps({"weights": weights_digest(kp_detector, generator), "code": code_digest(),

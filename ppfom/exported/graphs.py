@@ -28,11 +28,11 @@ import paddle
 from paddle import nn
 from paddle.static import InputSpec
 
-from .errors import PpfomError
-from .modules import KPDetector, OcclusionAwareGenerator
-from .modules.fast_decoder import fast_decoder
-from .modules.geometry import nearest_as_resize_op
-from .weights import load_networks  # noqa: F401  (ppfom.export.load_networks, the exporters' entry)
+from ..errors import PpfomError
+from ..modules import KPDetector, OcclusionAwareGenerator
+from ..modules.fast_decoder import fast_decoder
+from ..modules.geometry import nearest_as_resize_op
+from ..weights import load_networks  # noqa: F401  (ppfom.exported.graphs.load_networks, the exporters' entry)
 
 PARTS = ("kp_detector", "source_encoder", "generator")
 MANIFEST = "fom_export.json"
@@ -231,7 +231,7 @@ def _jit_save(layer: nn.Layer, specs: list[InputSpec], prefix: str) -> None:
 
 def _save_onnx(layer: nn.Layer, specs: list[InputSpec], folder: str, part: str) -> None:
     """``<part>.onnx``, traced again with resize ops for upsampling (faster in onnxruntime)."""
-    from .onnx_export import to_onnx
+    from .onnx_convert import to_onnx
 
     prefix = os.path.join(folder, ".onnx_src", part)
     with nearest_as_resize_op():

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import frames
-from .backends import open_exported
-from .errors import PpfomError
-from .export import MANIFEST
-from .image import read_image
-from .video import VideoReader, VideoWriter
+from .. import frames
+from ..errors import PpfomError
+from ..image import read_image
+from ..video import VideoReader, VideoWriter
+from .choose import open_exported
+from .graphs import MANIFEST
 
 
 def model_folder(path: str) -> str:

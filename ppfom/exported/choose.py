@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib.util
 
 from ..errors import PpfomError
-from ..export import PARTS, read_manifest
+from .animator import ExportedAnimator
 from .cpu import native_bf16
-from .exported_animator import ExportedAnimator
+from .graphs import PARTS, read_manifest
 
 BACKENDS = ("auto", "dygraph", "paddle-inference", "onnxruntime", "openvino")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -69,12 +69,12 @@ def open_exported(folder: str, backend: str, relative: bool = True, adapt_scale:
     manifest = read_manifest(folder)
     precision = resolve_precision(backend, precision)
     if backend == "onnxruntime":
-        from .ort import OnnxRuntimeSession
+        from .backends.onnxruntime import OnnxRuntimeSession
         sessions = {p: OnnxRuntimeSession(folder, p, threads) for p in PARTS}
     elif backend == "openvino":
         sessions = _openvino_sessions(folder, precision, threads)
     elif backend == "paddle-inference":
-        from .paddle_inference import PaddleInferenceSession
+        from .backends.paddle_inference import PaddleInferenceSession
         sessions = {p: PaddleInferenceSession(folder, p, threads, device) for p in PARTS}
     else:
         raise PpfomError(f"backend {backend!r} does not run exported models: use paddle-inference, onnxruntime "
@@ -83,7 +83,7 @@ def open_exported(folder: str, backend: str, relative: bool = True, adapt_scale:
 
 
 def _openvino_sessions(folder: str, precision: str, threads: int | None) -> dict:
-    from .openvino import CheckedBf16Session, OpenVinoSession
+    from .backends.openvino import CheckedBf16Session, OpenVinoSession
 
     sessions = {p: OpenVinoSession(folder, p, "fp32", threads) for p in PARTS if p != "generator"}
     if precision == "checked-bf16":

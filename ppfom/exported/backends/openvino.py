@@ -14,8 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..checkpoint import default_cache_dir
-from ..errors import PpfomError, PpfomWarning
+from ...checkpoint import default_cache_dir
+from ...errors import PpfomError, PpfomWarning
 
 HINTS = {"fp32": "f32", "bf16": "bf16"}
 MIN_PSNR = 45.0  # dB of bf16 against fp32 on the user's own frames below which bf16 is refused

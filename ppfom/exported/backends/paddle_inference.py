@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from ..export import model_file
+from ..graphs import model_file
 
 
 class PaddleInferenceSession:

@@ -12,9 +12,9 @@ import argparse
 import os
 import sys
 
-from .config import load_config
-from .errors import PpfomError
-from .export import load_networks, make_spec, save_static
+from ..config import load_config
+from ..errors import PpfomError
+from .graphs import load_networks, make_spec, save_static
 
 DEFAULT_INPUTS = "1,3,256,256;1,3,256,256;1,10,2;1,10,2,2"
 
