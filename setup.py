@@ -21,6 +21,7 @@ REQUIRES = [
     "tqdm>=4.60",
     "onnxruntime>=1.17",  # the built-in face detector (ppfom/faces/data/*.onnx) and the fastest CPU backend
     "paddle2onnx>=2.1,<2.2",  # exports the networks for onnxruntime, so --backend auto gets the fastest path
+    "openvino>=2024.0",  # bfloat16 on CPUs with AMX: --backend auto picks it there
 ]
 # What paddleslim 2.6 imports for filter pruning; paddleslim itself goes in with --no-deps, because it pins
 # opencv-python==4.6.0.66, which breaks under numpy 2 and would sit beside opencv-python-headless.
