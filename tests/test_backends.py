@@ -3,27 +3,21 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import warnings
 from pathlib import Path
 
-import imageio.v2 as imageio
 import numpy as np
 import paddle
 import pytest
-from test_export import INPUTS_64, WEIGHTS, small_yaml
 
-from media import moving_square_frames, read_video, write_video
-from ppfom import FirstOrderPredictor, PpfomError, PpfomWarning
+from ppfom import PpfomError, PpfomWarning
 from ppfom.animator import Animator, create_animator
 from ppfom.config import build_generator, build_kp_detector
-from ppfom.exported import BACKENDS, resolve_backend, resolve_precision
-from ppfom.exported import choose as backends_module
+from ppfom.exported import cpu as cpu_module
+from ppfom.exported import resolve_backend, resolve_precision
 from ppfom.exported.backends.openvino import psnr
-from ppfom.exported.cpu import BF16_PAYS_ON_AVX512, native_bf16
-from ppfom.exported.export_cli import main as export_main
+from ppfom.exported.cpu import BF16_PAYS_ON_AVX512, Cpu, native_bf16, openvino_is_faster
 from ppfom.exported.graphs import MANIFEST
-from ppfom.exported.infer_cli import main as infer_main
 
 TOL = 1e-4
 HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnxruntime", "paddle2onnx"))
@@ -105,7 +99,7 @@ def test_checked_bf16_keeps_bfloat16_only_if_close_on_the_first_frames(small, cl
     import ppfom.exported.backends.openvino as ov
 
     monkeypatch.setattr(ov, "MIN_PSNR", min_psnr)
-    monkeypatch.setattr(backends_module, "native_bf16", lambda flags=None: True)
+    monkeypatch.setattr(cpu_module, "this_cpu", lambda: Cpu("GenuineIntel", frozenset({"amx_bf16"})))
     cfg, kp, gen = small
     expected = _animate(Animator(kp, gen, True, True), clip)
     animator = create_animator("openvino", kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="auto")
@@ -122,69 +116,25 @@ def test_checked_bf16_keeps_bfloat16_only_if_close_on_the_first_frames(small, cl
         np.testing.assert_allclose(got, expected, atol=TOL, rtol=0)
 
 
-@pytest.mark.parametrize("flags, bf16", [({"amx_bf16", "avx512_bf16"}, True), (set(), False),
-                                         ({"avx2", "avx512f"}, False)])
-def test_bfloat16_is_chosen_by_the_cpu_flags(flags, bf16):
-    assert native_bf16(flags) is bf16
-    assert native_bf16({"avx512_bf16", "avx512f"}) is BF16_PAYS_ON_AVX512
+@pytest.mark.parametrize("cpu, bf16, openvino", [
+    (Cpu("GenuineIntel", frozenset({"amx_bf16", "avx512_bf16"})), True, True),
+    (Cpu("GenuineIntel", frozenset({"avx512f", "avx512_bf16"})), BF16_PAYS_ON_AVX512, True),
+    (Cpu("AuthenticAMD", frozenset({"avx512f", "avx512_bf16"})), BF16_PAYS_ON_AVX512, BF16_PAYS_ON_AVX512),
+    (Cpu(), False, False)])
+def test_the_cpu_decides_bfloat16_and_the_runtime(cpu, bf16, openvino):
+    assert native_bf16(cpu) is bf16 and openvino_is_faster(cpu) is openvino
 
 
-@pytest.mark.parametrize("native", [True, False])
-def test_auto_picks_openvino_bf16_only_on_bfloat16_cpus(native, monkeypatch):
-    monkeypatch.setattr(backends_module, "native_bf16", lambda flags=None: native)
-    want = "openvino" if native and HAS_OPENVINO else "onnxruntime" if HAS_ONNX else "paddle-inference"
-    assert resolve_backend("auto", "cpu", "auto") == want
-    assert resolve_backend("auto", "cpu", "fp32") == ("onnxruntime" if HAS_ONNX else "paddle-inference")
-    assert resolve_precision("openvino", "auto") == ("checked-bf16" if native else "fp32")
+@pytest.mark.parametrize("intel, amx", [(True, True), (True, False), (False, False)])
+def test_auto_picks_the_runtime_measured_fastest_for_the_cpu(intel, amx, monkeypatch):
+    cpu = Cpu("GenuineIntel" if intel else "AuthenticAMD", frozenset({"avx512_bf16"} | ({"amx_bf16"} if amx else set())))
+    monkeypatch.setattr(cpu_module, "this_cpu", lambda: cpu)
+    fallback = "onnxruntime" if HAS_ONNX else "paddle-inference"
+    assert resolve_backend("auto", "cpu", "auto") == ("openvino" if intel and HAS_OPENVINO else fallback)
+    assert resolve_backend("auto", "cpu", "bf16") == ("openvino" if HAS_OPENVINO else fallback)
+    assert resolve_backend("auto", "gpu:0", "auto") == "dygraph"
+    assert resolve_precision("openvino", "auto") == ("checked-bf16" if amx else "fp32")
     assert resolve_precision("onnxruntime", "auto") == "fp32"
-
-
-def test_export_is_cached_by_weights(small, tmp_path, monkeypatch):
-    cfg, kp, gen = small
-    monkeypatch.setenv("PPFOM_HOME", str(tmp_path))
-    create_animator("paddle-inference", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
-    (folder,) = (tmp_path / "exported").iterdir()
-    stamp = (folder / MANIFEST).stat().st_mtime_ns
-    create_animator("paddle-inference", kp, gen, True, True, cfg=cfg, image_size=(64, 64))
-    assert (folder / MANIFEST).stat().st_mtime_ns == stamp
-    assert [p.name for p in (tmp_path / "exported").iterdir() if not p.name.startswith(".")] == [folder.name]
-
-
-def test_auto_is_an_exported_backend_on_cpu_and_dygraph_on_gpu():
-    assert resolve_backend("auto", "cpu") in BACKENDS and resolve_backend("auto", "cpu") != "dygraph"
-    assert resolve_backend("auto", "gpu:0") == "dygraph"
-    with pytest.raises(PpfomError, match="--backend tensorrt"):
-        resolve_backend("tensorrt")
-
-
-@pytest.mark.parametrize("backend", EXPORTED)
-def test_fom_infer_writes_the_predictors_video(backend, tmp_path, param_manifest, monkeypatch):
-    monkeypatch.setenv("PPFOM_HOME", str(tmp_path / "home"))
-    config = small_yaml(tmp_path, param_manifest)
-    driving = write_video(tmp_path / "drive.mp4", moving_square_frames(4, (64, 64)))
-    source = str(tmp_path / "source.png")
-    imageio.imwrite(source, np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    flags = {"onnxruntime": ["--onnx"], "openvino": ["--onnx", "--onnx_for", "openvino"]}.get(backend, [])
-    args = ["-c", config, "--load", WEIGHTS, "-s", INPUTS_64, "--output_dir", str(tmp_path / "m")]
-    assert export_main(args + flags) == 0
-    assert infer_main(["--model_path", str(tmp_path / "m"), "--source_path", source, "--driving_path", driving,
-                       "--output_path", str(tmp_path / "inf"), "--backend", backend]) == 0
-    ours, _ = read_video(tmp_path / "inf" / "drive.mp4")
-    path = FirstOrderPredictor(output=str(tmp_path / "pred"), weight_path=WEIGHTS, config=config, image_size=64,
-                               relative=True, backend=backend).run(source, driving)
-    theirs, _ = read_video(path)
-    assert ours.shape == theirs.shape == (4, 64, 64, 3)
-    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 2
-    assert sorted(os.listdir(tmp_path / "inf")) == ["drive.mp4"]
-
-
-def test_cli_refuses_an_unknown_backend_in_one_line(tmp_path, capsys):
-    from ppfom.cli import main
-
-    code = main(["--source_image", str(tmp_path / "a.png"), "--driving_video", str(tmp_path / "b.mp4"),
-                 "--backend", "tensorrt", "--weight_path", WEIGHTS])
-    err = capsys.readouterr().err
-    assert code == 1 and "--backend tensorrt" in err and err.count("\n") == 1
 
 
 @needs_onnx

@@ -1,11 +1,10 @@
-"""Ways to run the networks: Paddle dygraph, or exported graphs in Paddle Inference, onnxruntime or
-OpenVINO, side by side: ``paddle_inference.py``, ``ort.py``, ``openvino.py``.
+"""Which runtime and precision run the networks: Paddle dygraph, or exported graphs in Paddle
+Inference, onnxruntime or OpenVINO (``backends/``).
 
 ``auto`` is what a user gets by default: the fastest backend that is correct
-on the device, as measured by ``benchmarks/bench_animate.py`` on both kinds of
-CPU this project runs on: OpenVINO in bfloat16 where the CPU has bfloat16 units
-(checked against float32 on the user's own frames), onnxruntime in float32
-elsewhere.
+on the device, as measured by ``benchmarks/bench_animate.py`` per kind of CPU
+(``cpu.py``): OpenVINO on Intel CPUs, in bfloat16 where they have AMX (checked
+against float32 on the user's own frames), onnxruntime in float32 elsewhere.
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import importlib.util
 
 from ..errors import PpfomError
 from .animator import ExportedAnimator
-from .cpu import native_bf16
+from .cpu import native_bf16, openvino_is_faster
 from .graphs import PARTS, read_manifest
 
 BACKENDS = ("auto", "dygraph", "paddle-inference", "onnxruntime", "openvino")
@@ -21,8 +20,9 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def resolve_backend(backend: str, device: str = "cpu", precision: str = "auto") -> str:
-    """``auto`` -> a concrete backend: on a GPU dygraph; on a CPU OpenVINO where bfloat16 is wanted
-    and pays (``precision`` auto or bf16), else onnxruntime, else Paddle Inference."""
+    """``auto`` -> a concrete backend: on a GPU dygraph; on a CPU the runtime measured fastest on
+    that kind of CPU (``cpu.py``): OpenVINO on Intel CPUs (or wherever bfloat16 is asked for), else
+    onnxruntime, else Paddle Inference."""
     if backend not in BACKENDS:
         raise PpfomError(f"--backend {backend} is not one of {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
@@ -31,8 +31,7 @@ def resolve_backend(backend: str, device: str = "cpu", precision: str = "auto") 
         return backend
     if device.startswith("gpu"):
         return "dygraph"
-    wants_bf16 = precision == "bf16" or (precision == "auto" and native_bf16())
-    if wants_bf16 and openvino_available():
+    if (precision == "bf16" or openvino_is_faster()) and openvino_available():
         return "openvino"
     return "onnxruntime" if onnx_available() else "paddle-inference"
 

@@ -1,35 +1,55 @@
-"""What the CPU offers that changes which backend and precision are fastest.
+"""What the CPU is, as far as it changes which backend and precision are fastest.
 
-bfloat16 pays where the CPU multiplies bfloat16 natively: AMX tiles (Intel
-Sapphire Rapids and later), or AVX512-BF16 where OpenVINO's bfloat16 was
-measured faster than float32 (``benchmarks/bench_animate.py``). Flags are read
-once from ``/proc/cpuinfo``; other systems report none (float32 everywhere).
+Only measured choices are encoded (``benchmarks/bench_animate.py``, 2 cores,
+OpenVINO 2026.4, onnxruntime 1.2x):
+
+- Intel with AMX (bfloat16 tiles): OpenVINO in bfloat16, 49 ms per vox-256 generator call against
+  322 ms in float32 and 307 ms in onnxruntime.
+- Intel without AMX (AVX512-BF16 only): OpenVINO in float32, 8-25% faster than onnxruntime on
+  vox-256 and mobile at batch 1 and 8; its bfloat16 was slower than its float32 (0.60 against 0.36
+  s per vox-256 frame), so AVX512-BF16 alone does not make bfloat16 worth its error.
+- Anything else (the AMD EPYC machines, where OpenVINO was not measured): onnxruntime in float32,
+  as measured there (0.36 s per vox-256 frame).
+
+The CPU is read once from ``/proc/cpuinfo``; other systems report nothing (onnxruntime, float32).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
-# Measured on a 2-core Xeon with AVX512-BF16 and no AMX (vox-256 generator, OpenVINO 2026.4): bf16
-# 633 ms against f32 470 ms, so AVX512-BF16 alone does not make bfloat16 worth its error; with AMX
-# bf16 took 49 ms against 322 ms.
-BF16_PAYS_ON_AVX512 = False
+BF16_PAYS_ON_AVX512 = False  # see above: measured slower than float32 without AMX
+
+
+@dataclass(frozen=True)
+class Cpu:
+    vendor: str = ""
+    flags: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (empty where /proc/cpuinfo does not exist)."""
+def this_cpu() -> Cpu:
+    """Vendor and feature flags of the first CPU in /proc/cpuinfo (empty elsewhere)."""
+    found: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
                 key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return frozenset(value.split())
+                found.setdefault(key.strip(), value.strip())
+                if "flags" in found and "vendor_id" in found:
+                    break
     except OSError:
         pass
-    return frozenset()
+    return Cpu(found.get("vendor_id", ""), frozenset(found.get("flags", "").split()))
 
 
-def native_bf16(flags: frozenset[str] | set[str] | None = None) -> bool:
-    """Whether bfloat16 inference is faster than float32 on a CPU with these ``flags``."""
-    flags = cpu_flags() if flags is None else flags
+def native_bf16(cpu: Cpu | None = None) -> bool:
+    """Whether bfloat16 inference is faster than float32 on ``cpu`` (this one by default)."""
+    flags = (cpu or this_cpu()).flags
     return "amx_bf16" in flags or ("avx512_bf16" in flags and BF16_PAYS_ON_AVX512)
+
+
+def openvino_is_faster(cpu: Cpu | None = None) -> bool:
+    """Whether OpenVINO beat onnxruntime on this kind of CPU (Intel, measured); elsewhere unmeasured."""
+    cpu = cpu or this_cpu()
+    return cpu.vendor == "GenuineIntel" or native_bf16(cpu)
