@@ -1,172 +1,80 @@
-// First Order Motion on Android with Paddle Lite: one photo + a driving video -> animated video.
+// First Order Motion with Paddle Lite, command line: one photo + driving frames -> animated frames.
 //
-// Loads the three .nb files written by deploy/lite/build_lite.sh (target arm):
-//   kp_detector.nb     image (1,3,S,S)                     -> value (1,K,2), jacobian (1,K,2,2)
-//   source_encoder.nb  source (1,3,S,S)                    -> features, source_down
-//   generator.nb       features, source_down, kp_source value, kp_driving value,
-//                      kp_source jacobian, kp_driving jacobian -> prediction (1,3,S,S)
-// The source's keypoints and encoding are computed once; each frame then costs one keypoint
-// pass and the per-frame generator. Relative motion (PaddleGAN's --relative) is applied here:
-//   value = kp_driving - kp_driving_first + kp_source
-//   jacobian = J_driving * inverse(J_driving_first) * J_source
+// Usage: fom_demo <model_dir> <size> <source.rgb> <driving.rgb> <out.rgb> [threads=4]
 //
-// Usage: fom_demo <model_dir> <source.jpg> <driving.mp4> <out.mp4> [threads=4] [size=256]
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
-
-#include <array>
+// Frames are raw RGB, uint8 size x size x 3, concatenated: no image library is needed, and ffmpeg
+// converts to and from any video or image format, e.g.
+//   ffmpeg -i face.jpg -vf scale=256:256 -f rawvideo -pix_fmt rgb24 face.rgb
+//   ffmpeg -i drive.mp4 -vf scale=256:256 -f rawvideo -pix_fmt rgb24 drive.rgb
+//   ffmpeg -f rawvideo -pix_fmt rgb24 -s 256x256 -r 25 -i out.rgb out.mp4
+// The work itself (three .nb models, relative motion, adapt scale) is in fom_core.
 #include <chrono>
 #include <cstdio>
-#include <memory>
+#include <exception>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "paddle_api.h"
-
-using paddle::lite_api::CreatePaddlePredictor;
-using paddle::lite_api::MobileConfig;
-using paddle::lite_api::PaddlePredictor;
-using paddle::lite_api::PowerMode;
-using paddle::lite_api::shape_t;
+#include "fom_core.h"
 
 namespace {
 
-using Tensor = std::vector<float>;
-
-struct Output {
-  Tensor data;
-  shape_t shape;
-};
-
-std::shared_ptr<PaddlePredictor> Load(const std::string& path, int threads) {
-  MobileConfig config;
-  config.set_model_from_file(path);
-  config.set_threads(threads);
-  config.set_power_mode(PowerMode::LITE_POWER_HIGH);
-  return CreatePaddlePredictor<MobileConfig>(config);
-}
-
-int64_t Numel(const shape_t& shape) {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
-
-// Runs a predictor on float inputs (copied in, in order) and returns every output with its shape.
-std::vector<Output> Run(PaddlePredictor* predictor, const std::vector<std::pair<const Tensor*, shape_t>>& inputs) {
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    auto in = predictor->GetInput(static_cast<int>(i));
-    in->Resize(inputs[i].second);
-    std::copy(inputs[i].first->begin(), inputs[i].first->end(), in->mutable_data<float>());
-  }
-  predictor->Run();
-  std::vector<Output> outputs;
-  for (size_t i = 0; i < predictor->GetOutputNames().size(); ++i) {
-    auto out = predictor->GetOutput(static_cast<int>(i));
-    const float* data = out->data<float>();
-    outputs.push_back({Tensor(data, data + Numel(out->shape())), out->shape()});
-  }
-  return outputs;
-}
-
-// BGR uint8 frame -> RGB NCHW float in [0, 1] at size x size.
-Tensor ToNCHW(const cv::Mat& bgr, int size) {
-  cv::Mat rgb, resized;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  cv::resize(rgb, resized, cv::Size(size, size), 0, 0, cv::INTER_AREA);
-  Tensor t(3 * size * size);
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x)
-      for (int c = 0; c < 3; ++c) t[(c * size + y) * size + x] = resized.at<cv::Vec3b>(y, x)[c] / 255.0f;
-  return t;
-}
-
-cv::Mat ToBGR(const Tensor& t, int size) {
-  cv::Mat bgr(size, size, CV_8UC3);
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float v = t[(c * size + y) * size + x] * 255.0f + 0.5f;
-        bgr.at<cv::Vec3b>(y, x)[2 - c] = static_cast<uchar>(v < 0 ? 0 : (v > 255 ? 255 : v));
-      }
-  return bgr;
-}
-
-using Mat2 = std::array<float, 4>;  // row-major 2x2
-
-Mat2 Mul(const Mat2& a, const Mat2& b) {
-  return {a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3]};
-}
-
-Mat2 Inverse(const Mat2& m) {
-  float det = m[0] * m[3] - m[1] * m[2];
-  return {m[3] / det, -m[1] / det, -m[2] / det, m[0] / det};
-}
-
-// Relative motion: the driving video's change since its first frame, applied to the source.
-void Normalize(const std::vector<Output>& src, const std::vector<Output>& drv, const std::vector<Output>& first,
-               int num_kp, Tensor* value, Tensor* jacobian) {
-  value->resize(num_kp * 2);
-  jacobian->resize(num_kp * 4);
-  for (int k = 0; k < num_kp; ++k) {
-    for (int d = 0; d < 2; ++d) (*value)[k * 2 + d] = drv[0].data[k * 2 + d] - first[0].data[k * 2 + d] + src[0].data[k * 2 + d];
-    Mat2 jd, j0, js;
-    std::copy_n(&drv[1].data[k * 4], 4, jd.begin());
-    std::copy_n(&first[1].data[k * 4], 4, j0.begin());
-    std::copy_n(&src[1].data[k * 4], 4, js.begin());
-    Mat2 j = Mul(Mul(jd, Inverse(j0)), js);
-    std::copy(j.begin(), j.end(), jacobian->begin() + k * 4);
-  }
+std::vector<uint8_t> ReadFile(const char* path) {
+  std::vector<uint8_t> bytes;
+  FILE* f = std::fopen(path, "rb");
+  if (!f) return bytes;
+  uint8_t buffer[1 << 16];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
+  std::fclose(f);
+  return bytes;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 5) {
-    std::fprintf(stderr, "usage: %s <model_dir> <source image> <driving video> <output.mp4> [threads] [size]\n", argv[0]);
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: %s <model_dir> <size> <source.rgb> <driving.rgb> <out.rgb> [threads]\n", argv[0]);
+    return 2;
+  }
+  const int size = std::stoi(argv[2]);
+  const int threads = argc > 6 ? std::stoi(argv[6]) : 4;
+  const size_t frame_bytes = 3 * static_cast<size_t>(size) * size;
+  const std::vector<uint8_t> source = ReadFile(argv[3]);
+  const std::vector<uint8_t> driving = ReadFile(argv[4]);
+  if (source.size() != frame_bytes) {
+    std::fprintf(stderr, "error: %s: expected %zu bytes (%dx%d RGB), got %zu\n", argv[3], frame_bytes, size, size,
+                 source.size());
     return 1;
   }
-  const std::string dir = argv[1];
-  const int threads = argc > 5 ? std::stoi(argv[5]) : 4;
-  const int size = argc > 6 ? std::stoi(argv[6]) : 256;
-  auto kp_detector = Load(dir + "/kp_detector.nb", threads);
-  auto encoder = Load(dir + "/source_encoder.nb", threads);
-  auto generator = Load(dir + "/generator.nb", threads);
-
-  cv::Mat source_bgr = cv::imread(argv[2]);
-  cv::VideoCapture driving(argv[3]);
-  if (source_bgr.empty() || !driving.isOpened()) {
-    std::fprintf(stderr, "error: cannot read %s or %s\n", argv[2], argv[3]);
+  if (driving.empty() || driving.size() % frame_bytes) {
+    std::fprintf(stderr, "error: %s: expected a non-empty multiple of %zu bytes, got %zu\n", argv[4], frame_bytes,
+                 driving.size());
     return 1;
   }
-  const shape_t image_shape{1, 3, size, size};
-  Tensor source = ToNCHW(source_bgr, size);
-  auto kp_source = Run(kp_detector.get(), {{&source, image_shape}});
-  auto encoded = Run(encoder.get(), {{&source, image_shape}});
-  const int num_kp = static_cast<int>(kp_source[0].shape[1]);
-  const shape_t value_shape{1, num_kp, 2}, jac_shape{1, num_kp, 2, 2};
-
-  double fps = driving.get(cv::CAP_PROP_FPS);
-  cv::VideoWriter writer(argv[4], cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps > 0 ? fps : 25, cv::Size(size, size));
-  std::vector<Output> first;
-  cv::Mat frame;
-  int count = 0;
-  auto start = std::chrono::steady_clock::now();
-  while (driving.read(frame)) {
-    Tensor image = ToNCHW(frame, size);
-    auto kp_driving = Run(kp_detector.get(), {{&image, image_shape}});
-    if (first.empty()) first = kp_driving;
-    Tensor value, jacobian;
-    Normalize(kp_source, kp_driving, first, num_kp, &value, &jacobian);
-    auto out = Run(generator.get(), {{&encoded[0].data, encoded[0].shape}, {&encoded[1].data, encoded[1].shape},
-                                     {&kp_source[0].data, value_shape}, {&value, value_shape},
-                                     {&kp_source[1].data, jac_shape}, {&jacobian, jac_shape}});
-    writer.write(ToBGR(out[0].data, size));
-    ++count;
+  FILE* out = std::fopen(argv[5], "wb");
+  if (!out) {
+    std::fprintf(stderr, "error: cannot write %s\n", argv[5]);
+    return 1;
   }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%d frames in %.1f s (%.2f frames/s) -> %s\n", count, seconds, count / seconds, argv[4]);
+  try {
+    fom::Animator animator(argv[1], threads);
+    animator.SetSourceRGB(source.data(), size, size);
+    std::vector<uint8_t> frame(frame_bytes);
+    const size_t count = driving.size() / frame_bytes;
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < count; ++i) {
+      animator.AnimateRGB(driving.data() + i * frame_bytes, frame.data());
+      if (std::fwrite(frame.data(), 1, frame_bytes, out) != frame_bytes) throw std::runtime_error("write failed");
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fclose(out);
+    std::printf("%zu frames in %.2f s (%.2f frames/s), movement scale %.4f -> %s\n", count, seconds,
+                count / seconds, animator.scale(), argv[5]);
+  } catch (const std::exception& err) {
+    std::fclose(out);
+    std::fprintf(stderr, "error: %s\n", err.what());
+    return 1;
+  }
   return 0;
 }
