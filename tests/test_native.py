@@ -1,8 +1,9 @@
-"""Paddle Lite's C++ side: fom_core and fom_demo, built on x86 against the paddlelite wheel's lite.so,
-animate like ppfom's dygraph (deploy/lite/test_native.sh; it also cross-compiles them for arm64).
+"""Paddle Lite's C++ side: fom_core, fom_demo and the JNI bridge (run from Java), built on x86 against
+the paddlelite wheel's lite.so, animate like ppfom's dygraph (deploy/lite/test_native.sh; it also
+cross-compiles them for arm64).
 
 Needs a Python 3.10 (paddlelite wheels stop there; build_lite.sh makes its venv once, from PyPI),
-g++ and Debian's g++-aarch64-linux-gnu.
+g++, Debian's g++-aarch64-linux-gnu and a JDK.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def test_native_demo_matches_dygraph(tmp_path):
     assert int(match.group(1)) <= TOL, result.stdout[-2000:]
     assert result.returncode == 0, result.stderr[-3000:]
     # every frame of every native output was compared, and the frames move
-    assert re.search(r"out_demo\.rgb: per-frame max difference \[(\d+, ){7}\d+\]", result.stdout), result.stdout
+    for name in ("out_demo.rgb", "out_jni.rgb"):
+        assert re.search(rf"{re.escape(name)}: per-frame max difference \[(\d+, ){{7}}\d+\]", result.stdout), result.stdout
     moved = re.search(r"differ from the first by up to (\d+)/255", result.stdout)
     assert moved and int(moved.group(1)) > 20, result.stdout
