@@ -4,7 +4,8 @@
 # animation of the same inputs (relative motion, adapt scale). Also cross-compiles the same sources
 # for arm64 (object files only: no ARM Paddle Lite library here), so a change that breaks the ARM
 # build fails here too. The JNI bridge (demo/jni) is built against the JDK's jni.h and run from a
-# plain Java program on this machine's JVM on the same inputs; its frames are compared too.
+# plain Java program on this machine's JVM on the same inputs; its frames are compared too. Then
+# deploy/android/check_host.sh checks what of the Android app builds here.
 #
 #   bash deploy/lite/test_native.sh [BUILD_DIR]
 #
@@ -73,6 +74,9 @@ GLOG_v=0 LD_LIBRARY_PATH="$B:$LITE/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     java -Djava.library.path="$B" -cp "$B/classes" ppfom.lite.AnimateRawFrames \
     "$B/models/x86" 64 "$B/in/source.rgb" "$B/in/driving.rgb" "$B/out_jni.rgb" 2>"$B/jni.log" \
     || { tail -20 "$B/jni.log" >&2; echo "error: the Java program failed" >&2; exit 1; }
+
+# The Android app's parts that build off the phone: plain Java, JNI signatures, its CMakeLists.txt.
+LITE_SO="$LITE/lite.so" bash "$ROOT/deploy/android/check_host.sh" "$B/android"
 
 echo "== comparing with ppfom's dygraph animation"
 # Its last line, `max difference N/255`, is this script's last line.
