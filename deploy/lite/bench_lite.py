@@ -66,6 +66,7 @@ def time_models(folder: str, inputs: str, repeats: int) -> dict[str, float]:
 
 def seeded_checkpoint(config: str, path: str, seed: int = 0) -> None:
     import paddle
+
     from ppfom.config import build_generator, build_kp_detector, load_config
 
     cfg = load_config(config)
@@ -80,6 +81,7 @@ def count_and_inputs(config: str, weights: str, size: int, inputs: str) -> dict[
     """Multiply-adds of each graph for one frame; writes realistic inputs of each graph to ``inputs``."""
     import paddle
     from paddle import nn
+
     from ppfom.config import load_config
     from ppfom.exported.graphs import graphs, make_spec
     from ppfom.weights import load_networks
