@@ -5,6 +5,8 @@ import android.graphics.Bitmap;
 import android.media.MediaMetadataRetriever;
 import android.net.Uri;
 
+import java.io.IOException;
+
 /**
  * A video's frames as size x size RGB bytes (centre square, scaled), decoded one at a time with
  * MediaMetadataRetriever.getFrameAtIndex. Simple, not fast: each call seeks and decodes; a MediaCodec
@@ -51,7 +53,7 @@ final class VideoFrames implements AnimationJob.FrameSource, AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         retriever.release();
     }
 
