@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import numpy as np
 import paddle
@@ -27,6 +28,7 @@ from .faces.driving_crop import check_mode, choose_driving_box, describe
 from .faces.paste import Paster
 from .faces.retinaface import RetinaFaceDetector
 from .image import read_image
+from .timing import Timings, stage, timed_iter
 from .video import VideoReader, VideoWriter
 from .weights import load_networks
 
@@ -44,6 +46,8 @@ Progress = Callable[[int, int | None], None]  # frames done, total (None: unknow
 
 class FirstOrderPredictor:
     """PaddleGAN's predictor API: the same constructor arguments, ``run`` returns the video's path."""
+
+    _timings: Timings | None = None  # set during a timed run
 
     def __init__(self, output: str = "output", weight_path: str | None = None,
                  config: str | dict | None = None, relative: bool = False, adapt_scale: bool = False,
@@ -98,26 +102,63 @@ class FirstOrderPredictor:
     def output_path(self) -> str:
         return os.path.join(self.output, self.filename)
 
-    def run(self, source_image: str, driving_video: str, progress: Progress | None = None) -> str:
+    def run(self, source_image: str, driving_video: str, progress: Progress | None = None,
+            timings: Timings | None = None) -> str:
         """Animate ``source_image`` with ``driving_video``; returns the written video's path.
 
-        ``progress(frames_done, total_or_None)`` is called after each batch (the web page's bar).
+        ``progress(frames_done, total_or_None)`` is called after each batch (the web page's bar);
+        ``timings`` collects the seconds of each stage (benchmarks/bench_pipeline.py).
         """
-        source = read_source(source_image)
+        self._timings = timings
+        try:
+            return self._run(source_image, driving_video, progress)
+        finally:
+            self._timings = None
+
+    def _run(self, source_image: str, driving_video: str, progress: Progress | None) -> str:
+        with self._stage("start: read source"):
+            source = read_source(source_image)
         with VideoReader(driving_video) as video, \
                 VideoWriter(self.output_path, video.fps, audio_from=driving_video) as writer:
-            reader = self.driving_view(video)  # after the inputs and the output are known to be usable
-            crops = self.find_crops(source)
-            faces = [cut(source, crop, self.image_size) for crop in crops]
-            paster = Paster(source, crops, self.ratio)
-            references = self.reference_frames(reader, faces)
-            animators = [self.make_animator(face, ref) for face, ref in zip(faces, references)]
-            for batch in _progress(reader, self.batch_size, progress):
-                driving = self.driving_input(batch)  # once per batch, shared by every face
-                kp = animators[0].keypoints(driving) if len(animators) > 1 else None
-                animated = [self.enhance(self.animate_batch(a, batch, driving, kp)) for a in animators]
-                writer.write(paster(animated))
+            with self._stage("start: driving crop pass"):
+                reader = self.driving_view(video)  # after the inputs and the output are known to be usable
+            with self._stage("start: source faces"):
+                crops = self.find_crops(source)
+                faces = [cut(source, crop, self.image_size) for crop in crops]
+                paster = Paster(source, crops, self.ratio)
+            with self._stage("start: reference frames"):
+                references = self.reference_frames(reader, faces)
+            with self._stage("start: animators"):
+                animators = [self.make_animator(face, ref) for face, ref in zip(faces, references)]
+            with self._stage("loop"):
+                self._animate(reader, animators, paster, writer, progress)
+            with self._stage("finish: encode and mux"):
+                writer.close()
         return self.output_path
+
+    def _animate(self, reader: VideoReader, animators: list[Animator], paster: Paster, writer: VideoWriter,
+                 progress: Progress | None) -> None:
+        """The per-frame work: decode, animate every face, paste back, encode."""
+        batches = timed_iter(reader.batches(self.batch_size), self._timings, "decode")
+        for batch in _progress(batches, reader.num_frames, progress):
+            with self._stage("driving input"):
+                driving = self.driving_input(batch)  # once per batch, shared by every face
+            kp = self._shared_keypoints(animators, driving)
+            animated = [self.enhance(self.animate_batch(a, batch, driving, kp)) for a in animators]
+            with self._stage("paste"):
+                pasted = paster(animated)
+            with self._stage("encode"):
+                writer.write(pasted)
+
+    def _shared_keypoints(self, animators: list[Animator], driving: np.ndarray) -> dict | None:
+        """The driving keypoints once for every face (None: one face finds its own)."""
+        if len(animators) == 1:
+            return None
+        with self._stage("networks"):
+            return animators[0].keypoints(driving)
+
+    def _stage(self, name: str) -> AbstractContextManager:
+        return stage(self._timings, name)
 
     def find_crops(self, source: np.ndarray) -> list[Crop]:
         """Regions of the source to animate: the largest face, or every face with --multi_person;
@@ -125,7 +166,7 @@ class FirstOrderPredictor:
         crops = choose_crops(self.detector.detect(source), source.shape, self.multi_person)
         if not crops:
             warnings.warn("no face found in the source image: animating its centre square instead "
-                          "(crop the photo around the face for good results)", PpfomWarning, stacklevel=3)
+                          "(crop the photo around the face for good results)", PpfomWarning, stacklevel=4)
             crops = [Crop(centre_square(source.shape))]
         return crops
 
@@ -176,7 +217,10 @@ class FirstOrderPredictor:
 
     def enhance(self, faces: np.ndarray) -> np.ndarray:
         """GPEN on animated crops when --face_enhancement is on: (N, S, S, 3) -> (N, 512, 512, 3)."""
-        return faces if self.enhancer is None else self.enhancer(faces)
+        if self.enhancer is None:
+            return faces
+        with self._stage("face enhancement"):
+            return self.enhancer(faces)
 
     def driving_input(self, batch: np.ndarray) -> np.ndarray:
         """Driving frames (N, H, W, 3) uint8 -> the networks' input (N, 3, S, S) float32."""
@@ -191,7 +235,10 @@ class FirstOrderPredictor:
         caller already made them (every face of a frame shares both).
         """
         driving = self.driving_input(batch) if driving is None else driving
-        return frames.to_uint8(animator(driving, kp_driving))
+        with self._stage("networks"):
+            animated = animator(driving, kp_driving)
+        with self._stage("to_uint8"):
+            return frames.to_uint8(animated)
 
 
 MIN_SOURCE_SIDE = 32  # below this there is no face to animate, only upscaling noise
@@ -207,14 +254,15 @@ def read_source(path: str) -> np.ndarray:
     return source
 
 
-def _progress(reader: VideoReader, batch_size: int, callback: Progress | None = None) -> Iterator[np.ndarray]:
-    """Batches of driving frames with a progress bar counted in frames (and told to ``callback``)."""
-    with tqdm(total=reader.num_frames, unit="frame", desc="animating", dynamic_ncols=True) as bar:
-        for batch in reader.batches(batch_size):
+def _progress(batches: Iterator[np.ndarray], total: int | None,
+              callback: Progress | None = None) -> Iterator[np.ndarray]:
+    """``batches`` with a progress bar counted in frames (and told to ``callback``)."""
+    with tqdm(total=total, unit="frame", desc="animating", dynamic_ncols=True) as bar:
+        for batch in batches:
             yield batch
             bar.update(len(batch))
             if callback is not None:
-                callback(bar.n, reader.num_frames)
+                callback(bar.n, total)
 
 
 def set_device(cpu: bool) -> str:

@@ -99,6 +99,20 @@ def test_source_is_encoded_once_and_video_is_streamed(tmp_path, config_file, sou
     assert calls["read_at_first_write"] == 1, "frames must be written before the video is read to the end"
 
 
+def test_timings_count_every_stage_per_batch_and_leave_the_video_alone(tmp_path, config_file, source_png,
+                                                                      driving_mp4):
+    from ppfom.timing import Timings
+
+    plain = _predictor(config_file, tmp_path / "plain", batch_size=4).run(source_png, driving_mp4)
+    timings = Timings()
+    timed = _predictor(config_file, tmp_path / "timed", batch_size=4).run(source_png, driving_mp4, timings=timings)
+    for name in ("driving input", "networks", "to_uint8", "paste", "encode"):
+        assert timings.calls[name] == 3, name  # 9 frames in batches of 4
+    assert timings.calls["decode"] == 4  # the fourth call finds the end
+    assert timings.seconds["loop"] >= timings.seconds["networks"] > 0
+    assert np.array_equal(read_video(timed)[0], read_video(plain)[0])
+
+
 @pytest.mark.parametrize("kind", ["gray", "rgba", "uint16"])
 def test_unusual_source_images_are_converted(tmp_path, config_file, driving_mp4, kind):
     rng = np.random.default_rng(2)
