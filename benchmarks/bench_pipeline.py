@@ -12,8 +12,7 @@ and later runs do not (warm).
 
 Per-frame columns are milliseconds of each stage's own work; ``wall`` is the
 loop's elapsed time per frame, and ``outside networks`` is the share of
-``wall`` not spent in the networks. Stages run in other threads overlap the
-networks, so the columns can add up to more than ``wall``.
+``wall`` not spent in the networks.
 """
 from __future__ import annotations
 
