@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import imageio_ffmpeg
 import numpy as np
@@ -52,3 +53,28 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     w, h = meta["size"]
     frames = [np.frombuffer(buf, np.uint8).reshape(h, w, 3) for buf in reader]
     return np.stack(frames), float(meta["fps"])
+
+
+def children() -> list[int]:
+    """Live child processes of this test process (Linux /proc)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+                kids.append(int(entry))
+    return kids
+
+
+def children_gone(before: set, seconds: float = 15.0) -> bool:
+    """A killed child can take a moment to exit on a busy machine: wait for it, briefly."""
+    end = time.monotonic() + seconds
+    while set(children()) - before:
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True

@@ -3,12 +3,12 @@ from __future__ import annotations
 import gc
 import os
 import subprocess
-import time
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from media import children, children_gone
 from ppfom.errors import PpfomError
 from ppfom.video import VideoReader, VideoWriter, probe
 
@@ -52,21 +52,6 @@ def decode(path):
     meta = next(gen)
     w, h = meta["size"]
     return meta, [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in gen]
-
-
-def children():
-    """Live child processes of this test process (Linux /proc)."""
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
-                kids.append(int(entry))
-    return kids
 
 
 def assert_one_line(err, path):
@@ -310,17 +295,7 @@ def test_exception_in_with_block_leaves_nothing(tmp_path, exc):
             raise exc("boom")
     assert os.listdir(tmp_path) == []
     if os.path.isdir("/proc"):
-        assert _children_gone(before), "ffmpeg was left running"
-
-
-def _children_gone(before: set, seconds: float = 15.0) -> bool:
-    """A killed child can take a moment to exit on a busy machine: wait for it, briefly."""
-    end = time.monotonic() + seconds
-    while set(children()) - before:
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
+        assert children_gone(before), "ffmpeg was left running"
 
 
 def test_nothing_written_leaves_nothing(tmp_path):
