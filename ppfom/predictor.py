@@ -4,13 +4,15 @@ The path a video takes is a short chain, each step its own function:
 read frames (stream) -> detect and crop the source's faces -> animate each
 crop per batch (keypoints once per source crop) -> enhance -> paste back ->
 write with the driving audio. Face tools live in :mod:`ppfom.faces`.
+Decoding runs a batch ahead in a reader thread and paste-back + encoding a batch
+behind in a writer thread, beside the networks (:mod:`ppfom.pipeline`).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 
 import numpy as np
 import paddle
@@ -28,6 +30,7 @@ from .faces.driving_crop import check_mode, choose_driving_box, describe
 from .faces.paste import Paster
 from .faces.retinaface import RetinaFaceDetector
 from .image import read_image
+from .pipeline import Behind, Prefetch
 from .timing import Timings, stage, timed_iter
 from .video import VideoReader, VideoWriter
 from .weights import load_networks
@@ -42,12 +45,14 @@ def _check_face_options(best_frame, ratio: float) -> None:
 
 
 Progress = Callable[[int, int | None], None]  # frames done, total (None: unknown)
+QUEUED_BATCHES = 1  # batches waiting between the threads, each way: enough to overlap, memory stays flat
 
 
 class FirstOrderPredictor:
     """PaddleGAN's predictor API: the same constructor arguments, ``run`` returns the video's path."""
 
     _timings: Timings | None = None  # set during a timed run
+    overlap = True  # False: decode, paste and encode in the calling thread, between network calls (benchmarks)
 
     def __init__(self, output: str = "output", weight_path: str | None = None,
                  config: str | dict | None = None, relative: bool = False, adapt_scale: bool = False,
@@ -138,17 +143,32 @@ class FirstOrderPredictor:
 
     def _animate(self, reader: VideoReader, animators: list[Animator], paster: Paster, writer: VideoWriter,
                  progress: Progress | None) -> None:
-        """The per-frame work: decode, animate every face, paste back, encode."""
-        batches = timed_iter(reader.batches(self.batch_size), self._timings, "decode")
-        for batch in _progress(batches, reader.num_frames, progress):
-            with self._stage("driving input"):
-                driving = self.driving_input(batch)  # once per batch, shared by every face
-            kp = self._shared_keypoints(animators, driving)
-            animated = [self.enhance(self.animate_batch(a, batch, driving, kp)) for a in animators]
-            with self._stage("paste"):
-                pasted = paster(animated)
-            with self._stage("encode"):
-                writer.write(pasted)
+        """The per-frame work: decode, animate every face, paste back, encode; with ``overlap``,
+        decoding and pasting + encoding run in their own threads beside the networks."""
+        depth = QUEUED_BATCHES if self.overlap else 0
+        with Prefetch(self._driving_batches(reader), depth) as inputs, \
+                Behind(lambda animated: self._finish(paster, writer, animated), depth) as outputs:
+            waited = timed_iter(inputs, self._timings, "wait: decode")
+            for batch, driving in _progress(waited, reader.num_frames, progress):
+                kp = self._shared_keypoints(animators, driving)
+                animated = [self.enhance(self.animate_batch(a, batch, driving, kp)) for a in animators]
+                with self._stage("wait: encode"):
+                    outputs.put(animated)
+
+    def _driving_batches(self, reader: VideoReader) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Decoded batches and their network input (both made in the reader thread)."""
+        with contextlib.closing(timed_iter(reader.batches(self.batch_size), self._timings, "decode")) as batches:
+            for batch in batches:
+                with self._stage("driving input"):
+                    driving = self.driving_input(batch)  # once per batch, shared by every face
+                yield batch, driving
+
+    def _finish(self, paster: Paster, writer: VideoWriter, animated: list[np.ndarray]) -> None:
+        """Paste a batch's animated crops back and encode it (in the writer thread)."""
+        with self._stage("paste"):
+            pasted = paster(animated)
+        with self._stage("encode"):
+            writer.write(pasted)
 
     def _shared_keypoints(self, animators: list[Animator], driving: np.ndarray) -> dict | None:
         """The driving keypoints once for every face (None: one face finds its own)."""
@@ -157,7 +177,7 @@ class FirstOrderPredictor:
         with self._stage("networks"):
             return animators[0].keypoints(driving)
 
-    def _stage(self, name: str) -> AbstractContextManager:
+    def _stage(self, name: str) -> contextlib.AbstractContextManager:
         return stage(self._timings, name)
 
     def find_crops(self, source: np.ndarray) -> list[Crop]:
@@ -254,13 +274,13 @@ def read_source(path: str) -> np.ndarray:
     return source
 
 
-def _progress(batches: Iterator[np.ndarray], total: int | None,
-              callback: Progress | None = None) -> Iterator[np.ndarray]:
-    """``batches`` with a progress bar counted in frames (and told to ``callback``)."""
+def _progress(items: Iterator[tuple[np.ndarray, ...]], total: int | None,
+              callback: Progress | None = None) -> Iterator[tuple[np.ndarray, ...]]:
+    """``items`` (a batch of frames first) with a progress bar counted in frames (and told to ``callback``)."""
     with tqdm(total=total, unit="frame", desc="animating", dynamic_ncols=True) as bar:
-        for batch in batches:
-            yield batch
-            bar.update(len(batch))
+        for item in items:
+            yield item
+            bar.update(len(item[0]))
             if callback is not None:
                 callback(bar.n, total)
 
