@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-
 from faces_media import astronaut
+
 from ppfom.errors import PpfomError
 from ppfom.live import LatestSlot, LiveModels, LiveRunner, LiveSession
 from ppfom.live.codec import decode_image, encode_jpeg
