@@ -127,10 +127,10 @@ def test_oversized_messages_close_only_that_connection(server):
 
 
 def test_a_client_leaving_mid_frame_leaves_the_server_serving(server):
-    ws = _open(server)
-    _ready(ws)
-    ws.send(_frame(1, astronaut()))
-    ws.close()  # while that frame is being animated
+    with _open(server) as ws:
+        _ready(ws)
+        ws.send(_frame(1, astronaut()))
+        ws.close()  # while that frame is being animated
     _served(server)
 
 
