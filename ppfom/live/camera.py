@@ -53,6 +53,7 @@ class DeviceCamera:
     def __init__(self, index: int):
         import cv2
 
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our one-line error says it
         self.capture = cv2.VideoCapture(index)
         if not self.capture.isOpened():
             raise PpfomError(f"camera {index} cannot be opened: check --camera, or use --driving_video FILE")
