@@ -59,10 +59,10 @@ def turning_head_clip(path: str, frames: int, fps: float) -> str:
     return path
 
 
-def seeded_model(name: str) -> LoadedModel:
+def seeded_model(name: str, backend: str = "auto") -> LoadedModel:
     cfg, kp, gen = seeded_networks(name)
     entry = ModelEntry(name, name, str(ROOT / "configs" / MODELS[name]), "(seeded)", 256)
-    return LoadedModel(entry, cfg, kp, gen, backend="auto")
+    return LoadedModel(entry, cfg, kp, gen, backend=backend)
 
 
 def run(model: LoadedModel, clip: str, frames: int) -> dict:
@@ -96,10 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", default=["mobile", "vox256"], choices=["mobile", "vox256"])
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--backend", default="auto", help="auto (what the live page uses), onnxruntime, openvino, ...")
     args = p.parse_args(argv)
     paddle.set_device("cpu")
     print(cpu_line())
-    print(f"# backend auto -> {resolve_backend('auto')}, paddle {paddle.__version__}, "
+    print(f"# backend {args.backend} -> {resolve_backend(args.backend)}, paddle {paddle.__version__}, "
           f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
     print("| model | camera frames | animated | dropped (busy) | skipped (reader late) | sustained frames/s | "
           "median latency (ms) | p95 latency (ms) | networks (ms, last frame) | load avg |")
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         clip = turning_head_clip(os.path.join(tmp, "camera.mp4"), args.frames, args.fps)
         for name in args.models:
-            r = run(seeded_model(name), clip, args.frames)
+            r = run(seeded_model(name, args.backend), clip, args.frames)
             print(f"| {name} | {r['camera']} | {r['animated']} | {r['dropped']} | {r['skipped']} | {r['fps']:.1f} | "
                   f"{r['median']:.0f} | {r['p95']:.0f} | {r['networks_ms']:.0f} | {os.getloadavg()[0]:.2f} |",
                   flush=True)
