@@ -41,7 +41,7 @@ def test_frames_arriving_while_busy_are_dropped_not_queued(demo):
             runner.submit(_moving(astronaut(), i % 5), tag=i)
             time.sleep(0.001)
         deadline = time.monotonic() + 20
-        while results[-1:] and results[-1].tag != 39 or not results:
+        while not results or results[-1].tag != 39:
             assert time.monotonic() < deadline
             time.sleep(0.02)
     finally:

@@ -258,3 +258,22 @@ def test_form_options_reach_the_predictor_and_waiting_jobs_are_bounded():
     finally:
         jobs.close()
     assert not jobs.root.exists()
+
+
+def test_streamed_bodies_are_counted_against_their_declared_length():
+    import asyncio
+
+    from ppfom.web.uploads import Refused, capped
+
+    chunks = iter([{"type": "http.request", "body": b"x" * 600, "more_body": True}] * 2)
+
+    async def receive():
+        return next(chunks)
+
+    async def read_twice():
+        limited = capped(receive, 1000)
+        await limited()
+        with pytest.raises(Refused, match="longer than it said"):
+            await limited()
+
+    asyncio.run(read_twice())

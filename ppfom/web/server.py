@@ -22,6 +22,7 @@ import logging
 import re
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from http import HTTPStatus
 from importlib import resources
@@ -70,22 +71,23 @@ def is_loopback(host: str) -> bool:
 class Guard:
     """ASGI middleware: the Host (and a WebSocket's Origin) check, and security headers on every response."""
 
-    def __init__(self, app: ASGIApp, host: str, port_of):
+    def __init__(self, app: ASGIApp, host: str, port_of: Callable[[], int]):
         self.app = app
         self.host = host
         self.port_of = port_of  # the port is known only once the socket is bound
 
     def allowed(self, scope: Scope) -> bool:
         """Serving localhost, only its own names may be asked for, so that a page elsewhere cannot reach
-        this server through a name it points at 127.0.0.1 (DNS rebinding), nor open its WebSocket."""
-        if not is_loopback(self.host):
-            return True
-        names = {f"{name}:{self.port_of()}" for name in ("127.0.0.1", "localhost", "[::1]")}
+        this server through a name it points at 127.0.0.1 (DNS rebinding). A WebSocket's Origin must be
+        the page's own, whatever the address: browsers let any site open a socket to any server."""
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if headers.get("host", "") not in names:
-            return False
+        host = headers.get("host", "")
+        if is_loopback(self.host):
+            names = {f"{name}:{self.port_of()}" for name in ("127.0.0.1", "localhost", "[::1]")}
+            if host not in names:
+                return False
         origin = headers.get("origin")  # browsers send it with every WebSocket
-        return scope["type"] != "websocket" or origin is None or origin in {"http://" + n for n in names}
+        return scope["type"] != "websocket" or origin is None or origin in (f"http://{host}", f"https://{host}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and not self.allowed(scope):
