@@ -5,7 +5,8 @@ while later ones wait in a one-place slot, so a slow model drops frames instead 
 falling behind. Animated frames go to any of: a preview window (OpenCV with a GUI),
 a virtual camera (``pyvirtualcam``, for video calls), a video file (``--output``,
 recorded at the camera's rate, each tick showing the newest animated frame).
-Ctrl-C (or ``q`` in the preview) stops and finishes the file.
+Ctrl-C (or ``q`` in the preview) stops and finishes the file; ``r`` in the preview makes the
+next frame the reference pose.
 """
 from __future__ import annotations
 
@@ -76,12 +77,15 @@ class Sinks:
         if not (self.window or self.virtual or self.writer):
             raise PpfomError("no display for a preview window: use --virtual_camera or --output file.mp4")
         self.quit = False
+        self.reference = False  # "r" in the preview: the next frame becomes the reference pose
 
     def show(self, image: np.ndarray) -> None:
         if self.window:
             import cv2
             cv2.imshow(self.window, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-            self.quit = (cv2.waitKey(1) & 0xFF) == ord("q")
+            key = cv2.waitKey(1) & 0xFF
+            self.quit = key == ord("q")
+            self.reference = self.reference or key == ord("r")
         if self.virtual is not None:
             self.virtual.send(image)
 
@@ -164,6 +168,9 @@ def _loop(camera, runner: LiveRunner, results: queue.Queue, sinks: Sinks, latenc
             count += 1
             newest = _drain(results, sinks, latencies, newest)
             sinks.tick(newest)
+            if sinks.reference:
+                sinks.reference = False
+                runner.control(lambda r: r.session.set_reference())
             if sinks.quit or (limit is not None and count >= limit):
                 break
         deadline = time.monotonic() + 30  # the last frame in the slot still gets animated

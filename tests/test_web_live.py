@@ -77,8 +77,9 @@ def _served(server) -> None:
 def test_frames_come_back_animated_and_late_frames_are_dropped(server):
     with _open(server) as ws:
         _ready(ws)
-        for i in range(30):  # far faster than the model animates
-            ws.send(_frame(i, np.roll(astronaut(), 8 * (i % 6), axis=1)))
+        moving = [_frame(i, np.roll(astronaut(), 8 * (i % 6), axis=1)) for i in range(30)]
+        for message in moving:  # a burst: far faster than the model animates
+            ws.send(message)
         stats, frames = [], []
         while not stats or stats[-1]["seq"] != 29:
             message = ws.recv(timeout=30)
