@@ -95,6 +95,12 @@ def test_upload_over_the_limit_is_refused_before_reading(server):
     assert os.listdir(server.jobs.root) == []
 
 
+def test_a_body_that_is_not_multipart_is_refused(server):
+    status, data, _ = request(server, "POST", "/api/jobs", b"garbage",
+                              {"X-Requested-With": "ppfom", "Content-Type": "multipart/form-data; boundary=x"})
+    assert status == 400 and "multipart form" in json.loads(data)["error"] and os.listdir(server.jobs.root) == []
+
+
 def test_a_body_without_content_length_is_refused(server):
     status, _, _ = request(server, "POST", "/api/jobs", None,
                            {"X-Requested-With": "ppfom", "Transfer-Encoding": "chunked"})
@@ -173,6 +179,7 @@ def test_page_and_config_are_served(server):
     ({}, lambda m: [m[0], ("driving", "d.mp4", "video/mp4", b"")], "empty"),
     ({}, lambda m: [m[0], ("driving", "d.mp4", "text/html", b"x")], "text/html"),
     ({}, lambda m: m + [("extra", "x.png", "image/png", b"x")], "unexpected"),
+    ({"relative": "x" * 5000}, lambda m: m, "multipart form"),
 ])
 def test_bad_forms_are_refused_and_leave_nothing(server, media, fields, files, expected):
     status, body = upload(server, fields, files(_files(media)))

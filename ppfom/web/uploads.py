@@ -9,12 +9,14 @@ header lied.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from http import HTTPStatus
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Message, Receive
@@ -29,6 +31,9 @@ UPLOADS = {
 }
 LABELS = {"source": "photo", "driving": "driving video"}
 MAX_FIELD_BYTES = 1024  # one text field (the options are short)
+# python-multipart logs every malformed body as a warning; the client gets the one-line refusal instead.
+logging.getLogger("python_multipart").setLevel(logging.ERROR)
+logging.getLogger("multipart").setLevel(logging.ERROR)
 
 
 class Refused(Exception):
@@ -74,8 +79,9 @@ async def receive(request: Request, job: Job, length: int) -> Options:
     body = Request(request.scope, capped(request.receive, length))
     try:
         form = await body.form(max_files=len(UPLOADS) + 1, max_fields=32, max_part_size=MAX_FIELD_BYTES)
-    except MultiPartException as err:
-        raise Refused(HTTPStatus.BAD_REQUEST, f"the upload is not a valid form ({err})") from None
+    except (MultiPartException, HTTPException) as err:
+        reason = str(getattr(err, "detail", "") or err).rstrip(".")
+        raise Refused(HTTPStatus.BAD_REQUEST, f"the upload is not a valid multipart form ({reason})") from None
     try:
         fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
         for name, upload in _files(form):
