@@ -165,3 +165,17 @@ def test_config_lists_the_live_models_and_says_what_is_missing(server):
     assert {"mobile", "vox256"} <= set(models)
     for name in ("mobile", "vox256"):
         assert models[name]["available"] or "weights missing" in models[name]["missing"]
+
+
+def test_controls_apply_between_frames(server):
+    with _open(server) as ws:
+        _ready(ws)
+        ws.send(_frame(1, astronaut()))
+        still = decode_image(_until(ws, "frame")[5:]).astype(int)
+        ws.send(json.dumps({"type": "relative", "on": False}))  # absolute: the driving keypoints as they are
+        ws.send(json.dumps({"type": "reference"}))
+        ws.send(json.dumps({"type": "model", "name": "demo"}))
+        assert _until(ws, "status", text="ready")["model"] == "demo"
+        ws.send(_frame(2, np.roll(astronaut(), 40, axis=1)))
+        moved = decode_image(_until(ws, "frame")[5:]).astype(int)
+    assert np.abs(moved - still).mean() > 1  # the motion reached the photo through the new session state
