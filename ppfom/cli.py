@@ -92,9 +92,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
 
 
-def guarded(work: Callable[[], str]) -> int:
+def guarded(work: Callable[[], str | None]) -> int:
     """Run ``work`` as a command: ppfom warnings and errors as one line each, Ctrl-C and SIGTERM
-    reported as a clean stop; prints ``wrote PATH`` with the path ``work`` returns."""
+    reported as a clean stop; prints ``wrote PATH`` with the path ``work`` returns (if any)."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         with warnings.catch_warnings():
@@ -110,7 +110,8 @@ def guarded(work: Callable[[], str]) -> int:
         return 143 if isinstance(err, Terminated) else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    print(f"wrote {path}")
+    if path:
+        print(f"wrote {path}")
     return 0
 
 

@@ -1,7 +1,6 @@
 """The web page's server (python -m ppfom.web), driven over HTTP on 127.0.0.1 with the small model."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -18,7 +17,6 @@ from webclient import inputs, multipart, request, serving, small_predictors, upl
 
 from media import read_video
 from ppfom.web import Options, is_loopback
-from ppfom.web import multipart as mp
 from ppfom.web.jobs import Busy, JobQueue
 
 EVIL_NAMES = ["../../etc/passwd.png", "/etc/passwd.png", "..%2F..%2Fpasswd.png", "..\\..\\passwd.png",
@@ -95,6 +93,12 @@ def test_upload_over_the_limit_is_refused_before_reading(server):
     answer = answer.decode()
     assert answer.startswith("HTTP/1.1 413") and "the limit is 1 MB" in answer
     assert os.listdir(server.jobs.root) == []
+
+
+def test_a_body_that_is_not_multipart_is_refused(server):
+    status, data, _ = request(server, "POST", "/api/jobs", b"garbage",
+                              {"X-Requested-With": "ppfom", "Content-Type": "multipart/form-data; boundary=x"})
+    assert status == 400 and "multipart form" in json.loads(data)["error"] and os.listdir(server.jobs.root) == []
 
 
 def test_a_body_without_content_length_is_refused(server):
@@ -175,6 +179,7 @@ def test_page_and_config_are_served(server):
     ({}, lambda m: [m[0], ("driving", "d.mp4", "video/mp4", b"")], "empty"),
     ({}, lambda m: [m[0], ("driving", "d.mp4", "text/html", b"x")], "text/html"),
     ({}, lambda m: m + [("extra", "x.png", "image/png", b"x")], "unexpected"),
+    ({"relative": "x" * 5000}, lambda m: m, "multipart form"),
 ])
 def test_bad_forms_are_refused_and_leave_nothing(server, media, fields, files, expected):
     status, body = upload(server, fields, files(_files(media)))
@@ -203,28 +208,13 @@ def test_finished_jobs_expire_and_closing_deletes_everything(predictors, media):
     assert not root.exists()
 
 
-def test_multipart_survives_boundaries_split_across_chunks(monkeypatch):
-    monkeypatch.setattr(mp, "CHUNK", 7)
-    data = b"\r\n--ppfom\r\n--x\r\n\r\n" * 50  # near-boundaries everywhere
-    body, ctype = multipart({"relative": "on"}, [("driving", "a.mp4", "video/mp4", data)])
-    files: dict[str, io.BytesIO] = {}
-
-    class Keep(io.BytesIO):
-        def close(self):
-            files[self.name] = io.BytesIO(self.getvalue())
-
-    def sink(part):
-        out = Keep()
-        out.name = part.name
-        return out
-
-    stream = io.BytesIO(body + b"trailing bytes never read")
-    fields = mp.parse(stream, len(body), ctype, sink)
-    assert fields == {"relative": "on"} and files["driving"].getvalue() == data
-    with pytest.raises(mp.MultipartError):
-        mp.parse(io.BytesIO(body[:-20]), len(body) - 20, ctype, sink)
-    with pytest.raises(mp.MultipartError):
-        mp.parse(io.BytesIO(body), len(body), "text/plain", sink)
+def test_uploads_with_near_boundaries_arrive_byte_for_byte(server, media):
+    data = b"\r\n--ppfom\r\n--x\r\n\r\n--" * 5000  # near-boundaries everywhere, over several reads
+    status, job = upload(server, {"relative": "on"}, [_files(media)[0], ("driving", "a.mp4", "video/mp4", data)])
+    assert status == 202, job
+    wait(server, job["id"])  # it fails as a video; its file stays until it expires
+    (folder,) = Path(server.jobs.root).iterdir()
+    assert (folder / "driving.mp4").read_bytes() == data and (folder / "source.png").read_bytes() == media[0]
 
 
 def _start(*args: str) -> subprocess.Popen:
@@ -275,3 +265,22 @@ def test_form_options_reach_the_predictor_and_waiting_jobs_are_bounded():
     finally:
         jobs.close()
     assert not jobs.root.exists()
+
+
+def test_streamed_bodies_are_counted_against_their_declared_length():
+    import asyncio
+
+    from ppfom.web.uploads import Refused, capped
+
+    chunks = iter([{"type": "http.request", "body": b"x" * 600, "more_body": True}] * 2)
+
+    async def receive():
+        return next(chunks)
+
+    async def read_twice():
+        limited = capped(receive, 1000)
+        await limited()
+        with pytest.raises(Refused, match="longer than it said"):
+            await limited()
+
+    asyncio.run(read_twice())

@@ -36,12 +36,23 @@ def serving(predictors, **kw) -> Iterator[WebServer]:
     server = create_server(predictors, port=0, **kw)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _wait_listening(server)
     try:
         yield server
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def _wait_listening(server: WebServer, timeout: float = 20) -> None:
+    """uvicorn listens a moment after its thread starts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.started:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the server did not start")
 
 
 def inputs(folder: Path) -> tuple[bytes, bytes]:

@@ -1,7 +1,9 @@
-"""``python -m ppfom.web``: serve the page on this machine until Ctrl-C.
+"""``python -m ppfom.web``: serve the pages (upload at /, live camera at /live) on this machine until Ctrl-C.
 
-The model is loaded before the server starts, so that a missing or unfitting
+The upload page's model is loaded before the server starts, so that a missing or unfitting
 checkpoint stops here with the CLI's one-line error instead of at the first upload.
+``--demo`` uses the bundled 64x64 model instead (no download). The live page offers
+the bundled model always, and mobile / vox-256 where their weights are on disk.
 """
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ import signal
 import sys
 
 from ..errors import PpfomError
+from ..exported import BACKENDS
+from ..live import LiveModels
+from ..live.models import ASSETS, default_entries
 from .jobs import Options, Predictors
+from .live_socket import LiveHub
 from .server import create_server, is_loopback
 
 
@@ -31,11 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--face_detector_weights", default=None, help="the face detector's weights")
     p.add_argument("--face_enhancement_weights", default=None,
                    help="GPEN weights for the page's face enhancement option")
+    p.add_argument("--demo", action="store_true",
+                   help="use the bundled 64x64 demo model for uploads (no download; cartoon faces only)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="the live page's runtime (auto: the fastest here, as the CLI's --backend)")
     p.add_argument("--max_upload_mb", type=float, default=200,
                    help="largest upload (photo and video together) in MB")
     p.add_argument("--keep_minutes", type=float, default=60,
                    help="minutes a finished job's files are kept for download")
     return p
+
+
+def live_entries(args: argparse.Namespace):
+    """The live page's models: the bundled demo, mobile and vox-256 from $PPFOM_HOME, and the upload
+    model's weights where they are one of those (or a custom config: "the server's model")."""
+    if args.weight_path is None or args.demo:
+        return default_entries()
+    if args.config is not None:
+        return default_entries(custom=(args.config, args.weight_path, args.image_size))
+    if args.mobile_net:
+        return default_entries(mobile_weights=args.weight_path)
+    if args.image_size == 256:
+        return default_entries(vox_weights=args.weight_path)
+    return default_entries()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,13 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: listening on {args.host}: anyone who can reach it can upload files and use "
               "this machine's CPU", file=sys.stderr)
     set_device(args.cpu)
+    if args.demo:
+        args.config, args.weight_path = str(ASSETS / "synthetic64.yaml"), str(ASSETS / "synthetic64.pdparams")
+        args.image_size = 64
     predictors = Predictors(config=args.config, weight_path=args.weight_path, image_size=args.image_size,
                             mobile_net=args.mobile_net, face_detector=args.face_detector,
                             face_detector_weights=args.face_detector_weights,
                             face_enhancement_weights=args.face_enhancement_weights)
     try:
         predictors(Options())
-        server = create_server(predictors, args.host, args.port, args.max_upload_mb, args.keep_minutes * 60)
+        server = create_server(predictors, args.host, args.port, args.max_upload_mb, args.keep_minutes * 60,
+                               live=LiveHub(LiveModels(live_entries(args), backend=args.backend)))
     except PpfomError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
