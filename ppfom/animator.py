@@ -93,12 +93,14 @@ class Animator:
 def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
                     relative: bool, adapt_scale: bool, *, cfg: dict | None = None,
                     image_size: tuple[int, int] | None = None, batch_size: int = 1,
-                    precision: str = "auto", device: str = "cpu") -> Animator | ExportedAnimator:
+                    precision: str = "auto", device: str = "cpu",
+                    weight_file: str | None = None) -> Animator | ExportedAnimator:
     """The animator of a backend name (``--backend``); dygraph runs the Paddle layers directly.
 
     The other backends export the loaded networks on first use into a cache
     keyed by their weights and config (``ppfom.exported.cache``), only the graphs
     that backend reads; ``image_size`` and ``batch_size`` fix the exported shapes.
+    ``weight_file`` (where the networks came from) lets the next start skip loading them.
     """
     chosen = backend == "auto"
     backend = resolve_backend(backend, device, precision)
@@ -110,7 +112,8 @@ def create_animator(backend: str, kp_detector: KPDetector, generator: OcclusionA
     resolve_precision(backend, precision)  # before minutes of export
     try:
         with signals_deferred():
-            folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size, backend=backend)
+            folder = cached_export(kp_detector, generator, cfg or {}, image_size, batch_size, backend=backend,
+                                       weight_file=weight_file)
     except Exception as err:
         if not chosen:
             raise

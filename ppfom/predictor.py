@@ -19,10 +19,11 @@ import paddle
 from tqdm import tqdm
 
 from . import frames
-from .animator import BACKENDS, Animator, create_animator
+from .animator import BACKENDS, Animator, create_animator, open_exported, resolve_backend
 from .checkpoint import PUBLISHED_WEIGHTS, download
 from .config import RELEASED, config_dir, load_config, released_model
 from .errors import PpfomError, PpfomWarning
+from .exported.cache import GRAPHS, exported_folder_of_file
 from .faces.best_frame import find_best_frames, frame_at
 from .faces.crop import Crop, centre_square, choose_crops, cut
 from .faces.detector import FaceDetector, create_detector
@@ -82,7 +83,7 @@ class FirstOrderPredictor:
         self.precision = precision
         self.cfg = self._config(config)
         self.weight_path = weight_path or self._published_weights()
-        self.kp_detector, self.generator = self._networks()
+        self._nets = None if self._exported_folder() else self._networks()  # a bad checkpoint fails now
         self.multi_person = multi_person
         self.find_best_frame = find_best_frame
         self.best_frame = None if best_frame is None else int(best_frame)
@@ -102,6 +103,28 @@ class FirstOrderPredictor:
 
     def _networks(self):
         return load_networks(self.cfg, self.weight_path, inference=True)
+
+    @property
+    def kp_detector(self):
+        return self._loaded()[0]
+
+    @property
+    def generator(self):
+        return self._loaded()[1]
+
+    def _loaded(self):
+        """The dygraph networks, loaded on first need: a warm start with cached graphs needs none."""
+        if self._nets is None:
+            self._nets = self._networks()
+        return self._nets
+
+    def _exported_folder(self) -> str | None:
+        """The cached graphs of this checkpoint for the chosen backend, if they exist already."""
+        device = paddle.get_device()
+        backend = resolve_backend(self.backend, device, self.precision)
+        if backend not in GRAPHS:
+            return None
+        return exported_folder_of_file(self.weight_path, self.cfg, (self.image_size,) * 2, self.batch_size, backend)
 
     @property
     def output_path(self) -> str:
@@ -226,10 +249,16 @@ class FirstOrderPredictor:
 
     def make_animator(self, face: np.ndarray, reference: np.ndarray | None = None) -> Animator:
         """An animator for one source crop; a ``reference`` frame becomes the start of relative motion."""
-        animator = create_animator(self.backend, self.kp_detector, self.generator, self.relative,
-                                   self.adapt_scale, cfg=self.cfg, image_size=(self.image_size,) * 2,
-                                   batch_size=self.batch_size, precision=self.precision,
-                                   device=paddle.get_device())
+        device, folder = paddle.get_device(), self._exported_folder()
+        if folder is not None:
+            backend = resolve_backend(self.backend, device, self.precision)
+            animator = open_exported(folder, backend, self.relative, self.adapt_scale, precision=self.precision,
+                                     device=device)
+        else:
+            animator = create_animator(self.backend, self.kp_detector, self.generator, self.relative,
+                                       self.adapt_scale, cfg=self.cfg, image_size=(self.image_size,) * 2,
+                                       batch_size=self.batch_size, precision=self.precision, device=device,
+                                       weight_file=self.weight_path)
         animator.set_source(frames.to_nchw(face))
         if reference is not None:
             self.animate_batch(animator, reference[None])  # the first frame seen is the reference

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -227,3 +228,29 @@ def test_bad_numbers_are_refused(tmp_path, config_file):
         _predictor(config_file, tmp_path, batch_size=0)
     with pytest.raises(PpfomError, match="--image_size"):
         FirstOrderPredictor(output=str(tmp_path), image_size=300)
+
+
+def test_a_warm_start_runs_the_cached_graphs_without_loading_the_networks(tmp_path, config_file, source_png,
+                                                                          driving_mp4, monkeypatch):
+    monkeypatch.setenv("PPFOM_HOME", str(tmp_path / "home"))
+    weights = tmp_path / "weights.pdparams"
+    shutil.copyfile(WEIGHTS, weights)
+    from ppfom import predictor as module
+
+    loads = []
+    real_load = module.load_networks
+    monkeypatch.setattr(module, "load_networks", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+
+    def run(name: str) -> np.ndarray:
+        predictor = FirstOrderPredictor(output=str(tmp_path / name), weight_path=str(weights), config=config_file,
+                                        image_size=64, relative=True, adapt_scale=True, backend="onnxruntime")
+        return read_video(predictor.run(source_png, driving_mp4))[0]
+
+    cold = run("cold")
+    assert loads == [1]
+    warm = run("warm")
+    assert loads == [1]  # the digest of this file was remembered with its graphs
+    np.testing.assert_array_equal(warm, cold)
+    os.utime(weights, ns=(0, 0))  # the file may have changed: load and hash it again
+    np.testing.assert_array_equal(run("touched"), cold)
+    assert loads == [1, 1]
