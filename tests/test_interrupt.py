@@ -30,6 +30,17 @@ def demo_args(tmp_path, param_manifest) -> list[str]:
             "--driving_video", str(tmp_path / "long.mp4"), "--output", str(tmp_path / "out"), "--relative"]
 
 
+def _start_as_from_a_terminal(args: list[str]) -> subprocess.Popen:
+    """Ctrl-C reaches the demo as from a terminal: a shell running the tests as a background job
+    ignores SIGINT and a child inherits that (Python then never raises KeyboardInterrupt), while a
+    handled signal is reset to the default by exec."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _wait_for_progress(proc: subprocess.Popen, folder: Path, timeout: float = 120) -> None:
     """Until the writer's temporary file exists, i.e. animation is under way."""
     end = time.monotonic() + timeout
@@ -46,7 +57,7 @@ def _wait_for_progress(proc: subprocess.Popen, folder: Path, timeout: float = 12
                                            (signal.SIGTERM, 143, "terminated")])
 def test_signal_leaves_no_partial_output_and_rerun_works(tmp_path, demo_args, sig, code, word):
     out = tmp_path / "out"
-    proc = subprocess.Popen(demo_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _start_as_from_a_terminal(demo_args)
     try:
         _wait_for_progress(proc, out)
         proc.send_signal(sig)
