@@ -1,9 +1,11 @@
 """The live WebSocket (/api/live) with a real client: frames back, dropped not queued, hostile input survived."""
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -30,6 +32,23 @@ def _open(server, **kw):
     return connect(server.url.replace("http", "ws") + "api/live", max_size=None, open_timeout=10, **kw)
 
 
+@contextlib.contextmanager
+def _client(server) -> Iterator:
+    """A connection that holds the live session, past its hello: the previous test's session
+    is let go a moment after its client closes (the worker finishes its frame), so while the
+    server says busy this retries for up to 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        with _open(server) as ws:
+            first = json.loads(ws.recv(timeout=10))
+            if first["type"] == "error" and "busy" in first["message"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            assert first["type"] == "hello" and first["model"] == "demo", first
+            yield ws
+            return
+
+
 def _until(ws, kind: str, timeout: float = 30, text: str = "") -> dict | bytes:
     """The next message of ``kind`` ("frame" for a binary one), skipping others."""
     deadline = time.monotonic() + timeout
@@ -49,33 +68,23 @@ def _frame(seq: int, image: np.ndarray) -> bytes:
 
 
 def _ready(ws) -> None:
-    assert _until(ws, "hello")["model"] == "demo"
+    """Past the model's "ready" (the hello was taken by ``_client``), with the astronaut as the photo."""
     _until(ws, "status", text="ready")
     ws.send(b"P" + encode_jpeg(astronaut()))
     _until(ws, "status", text="photo set")
 
 
 def _served(server) -> None:
-    """A fresh client still gets animated frames (retrying while a closed session is let go)."""
-    deadline = time.monotonic() + 20
-    while True:
-        with _open(server) as ws:
-            first = json.loads(ws.recv(timeout=10))
-            if first["type"] == "error" and "busy" in first["message"] and time.monotonic() < deadline:
-                time.sleep(0.2)
-                continue
-            assert first["type"] == "hello", first
-            _until(ws, "status", text="ready")
-            ws.send(b"P" + encode_jpeg(astronaut()))
-            _until(ws, "status", text="photo set")
-            ws.send(_frame(7, astronaut()))
-            reply = _until(ws, "frame")
-            assert reply[:5] == b"F" + struct.pack(">I", 7) and decode_image(reply[5:]).shape == (64, 64, 3)
-            return
+    """A fresh client still gets animated frames."""
+    with _client(server) as ws:
+        _ready(ws)
+        ws.send(_frame(7, astronaut()))
+        reply = _until(ws, "frame")
+        assert reply[:5] == b"F" + struct.pack(">I", 7) and decode_image(reply[5:]).shape == (64, 64, 3)
 
 
 def test_frames_come_back_animated_and_late_frames_are_dropped(server):
-    with _open(server) as ws:
+    with _client(server) as ws:
         _ready(ws)
         moving = [_frame(i, np.roll(astronaut(), 8 * (i % 6), axis=1)) for i in range(30)]
         for message in moving:  # a burst: far faster than the model animates
@@ -100,7 +109,7 @@ def test_frames_come_back_animated_and_late_frames_are_dropped(server):
     (b"F" + b"\x00" * (MAX_FRAME_BYTES + 10), "dropped"),
 ])
 def test_garbage_gets_one_line_errors_and_the_session_goes_on(server, message, expected):
-    with _open(server) as ws:
+    with _client(server) as ws:
         _ready(ws)
         ws.send(message)
         error = _until(ws, "error", timeout=20)
@@ -110,15 +119,14 @@ def test_garbage_gets_one_line_errors_and_the_session_goes_on(server, message, e
 
 
 def test_frames_before_a_photo_are_refused(server):
-    with _open(server) as ws:
+    with _client(server) as ws:
         _until(ws, "status", text="ready")
         ws.send(_frame(1, astronaut()))
         assert "choose a photo" in _until(ws, "error")["message"]
 
 
 def test_oversized_messages_close_only_that_connection(server):
-    with _open(server) as ws:
-        _until(ws, "hello")
+    with _client(server) as ws:
         ws.send(b"F" + b"\x00" * (MAX_WS_MESSAGE + 1))
         with pytest.raises(ConnectionClosed) as closed:
             while True:
@@ -128,7 +136,7 @@ def test_oversized_messages_close_only_that_connection(server):
 
 
 def test_a_client_leaving_mid_frame_leaves_the_server_serving(server):
-    with _open(server) as ws:
+    with _client(server) as ws:
         _ready(ws)
         ws.send(_frame(1, astronaut()))
         ws.close()  # while that frame is being animated
@@ -136,7 +144,7 @@ def test_a_client_leaving_mid_frame_leaves_the_server_serving(server):
 
 
 def test_a_second_client_is_told_busy_and_the_first_goes_on(server):
-    with _open(server) as first:
+    with _client(server) as first:
         _ready(first)
         with _open(server) as second:
             error = json.loads(second.recv(timeout=10))
@@ -168,7 +176,7 @@ def test_config_lists_the_live_models_and_says_what_is_missing(server):
 
 
 def test_controls_apply_between_frames(server):
-    with _open(server) as ws:
+    with _client(server) as ws:
         _ready(ws)
         ws.send(_frame(1, astronaut()))
         still = decode_image(_until(ws, "frame")[5:]).astype(int)
