@@ -194,6 +194,26 @@ def test_unknown_batchnorm_statistics_mode_is_a_user_error(tiny_data, tmp_path):
         trainer.step(next(trainer.loader()))
 
 
+def test_warm_start_copies_what_fits_and_starts_at_iteration_zero(tiny_data, tmp_path):
+    donor = Trainer(tiny_config(tiny_data), output_dir=str(tmp_path / "a"), progress=False)
+    donor.step(next(donor.loader()))
+    path = donor.save()
+    cfg = tiny_config(tiny_data, **{"model.generator.generator_cfg.num_down_blocks": 1})
+    trainer = Trainer(cfg, output_dir=str(tmp_path / "b"), progress=False)
+    fresh = trainer.nets["generator"].final.weight.numpy().copy()
+    trainer.warm_start(path)
+    assert trainer.iter == 0
+    kp, kp_donor = trainer.nets["kp_detector"].state_dict(), donor.nets["kp_detector"].state_dict()
+    assert all(np.array_equal(kp[k].numpy(), kp_donor[k].numpy()) for k in kp)
+    assert np.array_equal(trainer.nets["generator"].first.conv.weight.numpy(),
+                          donor.nets["generator"].first.conv.weight.numpy())
+    # the decoder's last up block changed shape: it keeps its own initial weights
+    up, up_donor = trainer.nets["generator"].up_blocks[0].conv.weight, donor.nets["generator"].up_blocks[0].conv.weight
+    assert up.shape != up_donor.shape
+    assert not np.array_equal(fresh, donor.nets["generator"].final.weight.numpy())
+    assert np.array_equal(trainer.nets["generator"].final.weight.numpy(), donor.nets["generator"].final.weight.numpy())
+
+
 def test_resume_repeats_the_uninterrupted_run(tiny_data, tmp_path):
     cfg = tiny_config(tiny_data, total_iters=3, **{"snapshot_config.interval": 2})
     straight = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)
