@@ -63,6 +63,29 @@ def test_frames_are_resized_and_split_without_subfolders(tmp_path):
     assert train[0]["driving"].shape == (3, 32, 32)
 
 
+def test_varied_cartoons_are_reproducible_varied_and_on_a_still_background():
+    def clip(seed: int, style: str):
+        rng = np.random.default_rng(seed)
+        ident = synthetic.random_identity(rng, style)
+        return ident, synthetic.make_clip(ident, rng, 6, 64)
+
+    ident, (frames, marks) = clip(5, "varied")
+    _, (again, marks_again) = clip(5, "varied")
+    assert np.array_equal(frames, again) and np.array_equal(marks, marks_again)
+    assert clip(5, "plain")[0].look is None and ident.look is not None
+    looks = [synthetic.random_identity(np.random.default_rng(s), "varied").look for s in range(40)]
+    assert {lk.background for lk in looks} == {"plain", "gradient", "stripes", "blobs"}
+    assert {lk.hair for lk in looks} == {"cap", "fringe", "long", "bald", "side"}
+    assert any(lk.glasses is not None for lk in looks) and any(lk.hat is not None for lk in looks)
+    # the backdrop does not move with the head: a corner the face never reaches is the backdrop itself
+    pose = {"x": 0.75, "y": 0.75, "roll": 0.0, "scale": 0.6, "yaw": 0.0, "eyes": 1.0, "mouth": 0.3}
+    frame = synthetic.render(ident, pose, 64).astype(np.float64)
+    backdrop = synthetic.background(ident, 64)
+    assert np.abs(frame[:16, :16] - backdrop[:16, :16]).max() <= 2
+    with pytest.raises(ValueError, match="unknown style"):
+        synthetic.random_identity(np.random.default_rng(0), "realistic")
+
+
 def test_id_sampling_groups_clips_by_identity(tiny_data):
     data = FramesDataset(tiny_data, frame_shape=(64, 64, 3), id_sampling=True, num_repeats=1)
     assert len(data) == 3 and all(len(g) == 2 for g in data.groups)
