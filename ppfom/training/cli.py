@@ -135,6 +135,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
 def format_scores(scores: dict[str, float]) -> str:
     lines = [f"frames evaluated: {scores['frames']}",
              f"reconstruction L1: {scores['l1']:.4f} (no-motion baseline {scores['l1_no_motion']:.4f})"]
+    if "sharpness" in scores:
+        lines.append(f"sharpness (mean gradient magnitude, generated / real): {scores['sharpness']:.3f}")
     if "akd" in scores:
         lines.append(f"average keypoint distance: {scores['akd']:.3f} px "
                      f"(no-motion baseline {scores['akd_no_motion']:.3f} px); "
