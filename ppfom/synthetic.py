@@ -32,16 +32,72 @@ class Identity:
     width: float   # head half-width as a fraction of the frame
     height: float  # head half-height as a fraction of the frame
     eye_gap: float
+    look: Look | None = None  # the varied style's extras; None draws the plain cartoon
 
 
-def random_identity(rng: np.random.Generator) -> Identity:
+@dataclass
+class Look:
+    """The varied style: a still background pattern, face shape, hair style and accessories.
+
+    The background never moves with the head, so the model must warp the face over it
+    (and fill in what the head uncovers) rather than copy the frame.
+    """
+
+    background: str        # plain | gradient | stripes | blobs
+    background2: np.ndarray  # colour offset of the pattern from the plain background
+    pattern: tuple          # angle, period / blob seed: how the background is laid out
+    chin: float             # 0 round ... 1 pointed
+    hair: str               # cap | fringe | long | bald | side
+    brows: bool
+    glasses: np.ndarray | None
+    hat: np.ndarray | None
+    earrings: np.ndarray | None
+    cheeks: np.ndarray | None
+
+
+STYLES = ("plain", "varied")
+SKIN_TONES = np.array([[255, 224, 196], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36],
+                       [255, 205, 178], [120, 72, 40]], np.float64)
+
+
+def random_identity(rng: np.random.Generator, style: str = "plain") -> Identity:
+    """Colours and proportions of one identity; ``varied`` also draws a :class:`Look`.
+
+    ``plain`` draws exactly what earlier versions drew, so existing seeds keep their faces.
+    """
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}: use one of {STYLES}")
+
     def colour(lo: int, hi: int) -> np.ndarray:
         return rng.integers(lo, hi, 3).astype(np.float64)
 
-    return Identity(background=colour(0, 256), skin=colour(120, 256), hair=colour(0, 120),
-                    iris=colour(0, 200), lips=colour(80, 230),
-                    width=rng.uniform(0.22, 0.28), height=rng.uniform(0.28, 0.34),
-                    eye_gap=rng.uniform(0.32, 0.42))
+    ident = Identity(background=colour(0, 256), skin=colour(120, 256), hair=colour(0, 120),
+                     iris=colour(0, 200), lips=colour(80, 230),
+                     width=rng.uniform(0.22, 0.28), height=rng.uniform(0.28, 0.34),
+                     eye_gap=rng.uniform(0.32, 0.42))
+    if style == "varied":
+        ident.width, ident.height = rng.uniform(0.2, 0.29), rng.uniform(0.26, 0.36)
+        if rng.random() < 0.5:  # a human skin tone, a little off
+            ident.skin = np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.normal(0, 12, 3), 0, 255)
+        ident.look = _random_look(rng)
+    return ident
+
+
+def _random_look(rng: np.random.Generator) -> Look:
+    def colour(lo: int = 0, hi: int = 256) -> np.ndarray:
+        return rng.integers(lo, hi, 3).astype(np.float64)
+
+    def maybe(p: float, value):
+        return value if rng.random() < p else None
+
+    kind = str(rng.choice(["plain", "gradient", "stripes", "blobs"], p=[0.25, 0.3, 0.2, 0.25]))
+    # Stripes and blobs stay low-contrast: what the moving head uncovers must be guessable.
+    contrast = 255 if kind == "gradient" else 60
+    return Look(background=kind, background2=rng.uniform(-contrast, contrast, 3), pattern=(float(rng.uniform(0, np.pi)), float(rng.uniform(0.15, 0.4)),
+                                               int(rng.integers(1 << 30))),
+                chin=float(rng.uniform(0, 1)), hair=str(rng.choice(["cap", "fringe", "long", "bald", "side"])),
+                brows=bool(rng.random() < 0.7), glasses=maybe(0.3, colour(0, 160)), hat=maybe(0.2, colour()),
+                earrings=maybe(0.25, colour(150, 256)), cheeks=maybe(0.3, colour(180, 256)))
 
 
 def random_motion(rng: np.random.Generator, num_frames: int) -> dict[str, np.ndarray]:
@@ -91,38 +147,120 @@ def landmarks(ident: Identity, pose: dict[str, float], size: int) -> np.ndarray:
     return _to_frame(_local_landmarks(ident, pose), pose, size)
 
 
+def background(ident: Identity, size: int) -> np.ndarray:
+    """The still ``size`` x ``size`` backdrop of an identity (float64 RGB)."""
+    base = np.broadcast_to(ident.background, (size, size, 3)).astype(np.float64)
+    look = ident.look
+    if look is None or look.background == "plain":
+        return base
+    angle, period, seed = look.pattern
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    along = np.cos(angle) * xx + np.sin(angle) * yy
+    if look.background == "gradient":
+        mix = np.clip(along / max(abs(np.cos(angle)) + abs(np.sin(angle)), 1e-6), 0, 1)
+    elif look.background == "stripes":  # soft stripes, a few across the frame
+        mix = 0.5 + 0.5 * np.sin(2 * np.pi * along / period)
+    else:  # a few large soft blobs
+        rng = np.random.default_rng(seed)
+        mix = np.zeros((size, size))
+        for cx, cy, r in zip(rng.uniform(0, 1, 4), rng.uniform(0, 1, 4), rng.uniform(0.1, 0.25, 4)):
+            mix = np.maximum(mix, np.clip(1.5 - np.hypot(xx - cx, yy - cy) / r, 0, 1))
+    return base + look.background2 * mix[..., None]
+
+
 def render(ident: Identity, pose: dict[str, float], size: int) -> np.ndarray:
     """One ``size`` x ``size`` RGB uint8 frame of the face in ``pose``."""
     big = size * SUPERSAMPLE
-    canvas = np.empty((big, big, 3), np.uint8)
-    canvas[:] = ident.background.astype(np.uint8)
-    scale = pose["scale"] * big
-    angle = np.degrees(pose["roll"])
+    if ident.look is None:
+        canvas = np.empty((big, big, 3), np.uint8)
+        canvas[:] = ident.background.astype(np.uint8)
+    else:
+        canvas = np.ascontiguousarray(np.clip(background(ident, big), 0, 255).astype(np.uint8))
+    _Painter(canvas, ident, pose).face()
+    return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
 
-    def pt(local: np.ndarray) -> tuple[int, int]:
-        xy = _to_frame(np.asarray(local, np.float64)[None], pose, big)[0]
+
+class _Painter:
+    """Draws one face on a supersampled canvas, in face-local coordinates."""
+
+    def __init__(self, canvas: np.ndarray, ident: Identity, pose: dict[str, float]):
+        self.canvas, self.ident, self.pose = canvas, ident, pose
+        self.big = canvas.shape[0]
+        self.scale = pose["scale"] * self.big
+        self.angle = np.degrees(pose["roll"])
+        self.shift = 0.45 * ident.width * np.sin(pose["yaw"])
+        self.squeeze = np.cos(pose["yaw"])
+
+    def pt(self, local) -> tuple[int, int]:
+        xy = _to_frame(np.asarray(local, np.float64)[None], self.pose, self.big)[0]
         return round(float(xy[0])), round(float(xy[1]))
 
-    def ellipse(centre, axes, colour, rot: float = 0.0) -> None:
-        ax = (max(1, int(axes[0] * scale)), max(1, int(axes[1] * scale)))
-        cv2.ellipse(canvas, pt(centre), ax, angle + rot, 0, 360, tuple(int(v) for v in colour), -1, cv2.LINE_AA)
+    def ellipse(self, centre, axes, colour, rot: float = 0.0, arc=(0, 360), thickness: int = -1) -> None:
+        ax = (max(1, int(axes[0] * self.scale)), max(1, int(axes[1] * self.scale)))
+        if thickness > 0:
+            thickness = max(1, int(thickness * self.scale / 100))
+        cv2.ellipse(self.canvas, self.pt(centre), ax, self.angle + rot, arc[0], arc[1],
+                    tuple(int(v) for v in colour), thickness, cv2.LINE_AA)
 
-    w, h = ident.width, ident.height
-    shift = 0.45 * w * np.sin(pose["yaw"])
-    ellipse((0.3 * shift, -0.25 * h), (1.08 * w, 0.85 * h), ident.hair)        # hair behind the head
-    ellipse((0.0, 0.0), (w, h), ident.skin)                                    # head
-    ellipse((shift * 0.3 + np.sign(shift) * -0.9 * w, 0.0), (0.12 * w, 0.22 * h), ident.skin * 0.85)  # ear
-    marks = _local_landmarks(ident, pose)
-    squeeze = np.cos(pose["yaw"])
-    for eye in marks[:2]:
-        ellipse(eye, (0.2 * w * squeeze, 0.14 * h * pose["eyes"] + 0.01), (250, 250, 250))
-        ellipse(eye, (0.09 * w * squeeze, 0.09 * h * pose["eyes"] + 0.005), ident.iris)
-    ellipse(marks[2], (0.07 * w, 0.05 * h), ident.skin * 0.7)                   # nose tip
-    mouth = (marks[3] + marks[4]) / 2
-    half = (marks[4, 0] - marks[3, 0]) / 2
-    ellipse(mouth, (half, 0.03 * h + 0.14 * h * pose["mouth"]), ident.lips)
-    ellipse(mouth, (half * 0.8, 0.12 * h * pose["mouth"] + 0.005), (60, 20, 30))
-    return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    def face(self) -> None:
+        ident, look = self.ident, self.ident.look
+        w, h, shift = ident.width, ident.height, self.shift
+        if look is not None and look.hair == "long":
+            self.ellipse((0.3 * shift, 0.15 * h), (1.2 * w, 1.05 * h), ident.hair)
+        if look is None or look.hair not in ("bald", "side"):
+            self.ellipse((0.3 * shift, -0.25 * h), (1.08 * w, 0.85 * h), ident.hair)   # hair behind the head
+        if look is not None and look.hair == "side":
+            for side in (-1, 1):
+                self.ellipse((0.3 * shift + side * 0.95 * w, -0.1 * h), (0.2 * w, 0.5 * h), ident.hair)
+        self.ellipse((0.0, 0.0), (w, h), ident.skin)                                    # head
+        ear = (shift * 0.3 + np.sign(shift) * -0.9 * w, 0.0)
+        self.ellipse(ear, (0.12 * w, 0.22 * h), ident.skin * 0.85)                       # ear
+        if look is not None:
+            self.extras(look, ear)
+        marks = _local_landmarks(ident, self.pose)
+        self.features(marks)
+        if look is not None and look.glasses is not None:
+            self.glasses(marks, look.glasses)
+
+    def extras(self, look: Look, ear) -> None:
+        """Chin, fringe, hat, cheeks and earrings: what the plain cartoon lacks."""
+        ident, w, h, shift = self.ident, self.ident.width, self.ident.height, self.shift
+        if look.chin > 0.3:
+            self.ellipse((0.4 * shift, 0.55 * h), ((1.0 - 0.4 * look.chin) * w, 0.5 * h), ident.skin)
+        if look.hair == "fringe":
+            self.ellipse((0.5 * shift, -0.75 * h), (0.95 * w, 0.35 * h), ident.hair)
+        if look.hat is not None:
+            self.ellipse((0.3 * shift, -0.85 * h), (1.25 * w, 0.16 * h), look.hat * 0.8)
+            self.ellipse((0.3 * shift, -1.05 * h), (0.8 * w, 0.35 * h), look.hat)
+        if look.cheeks is not None:
+            for side in (-1, 1):
+                self.ellipse((shift + side * 0.55 * w * self.squeeze, 0.2 * h), (0.14 * w, 0.09 * h),
+                             (ident.skin + look.cheeks) / 2)
+        if look.earrings is not None:
+            self.ellipse((ear[0], ear[1] + 0.3 * h), (0.06 * w, 0.06 * w), look.earrings)
+
+    def features(self, marks: np.ndarray) -> None:
+        ident, pose, look = self.ident, self.pose, self.ident.look
+        w, h, squeeze = ident.width, ident.height, self.squeeze
+        for eye in marks[:2]:
+            self.ellipse(eye, (0.2 * w * squeeze, 0.14 * h * pose["eyes"] + 0.01), (250, 250, 250))
+            self.ellipse(eye, (0.09 * w * squeeze, 0.09 * h * pose["eyes"] + 0.005), ident.iris)
+            if look is not None and look.brows:
+                lift = 0.2 * h + 0.06 * h * pose["eyes"]
+                self.ellipse((eye[0], eye[1] - lift), (0.22 * w * squeeze, 0.05 * h), ident.hair * 0.8)
+        self.ellipse(marks[2], (0.07 * w, 0.05 * h), ident.skin * 0.7)                   # nose tip
+        mouth = (marks[3] + marks[4]) / 2
+        half = (marks[4, 0] - marks[3, 0]) / 2
+        self.ellipse(mouth, (half, 0.03 * h + 0.14 * h * pose["mouth"]), ident.lips)
+        self.ellipse(mouth, (half * 0.8, 0.12 * h * pose["mouth"] + 0.005), (60, 20, 30))
+
+    def glasses(self, marks: np.ndarray, colour: np.ndarray) -> None:
+        w, h, squeeze = self.ident.width, self.ident.height, self.squeeze
+        for eye in marks[:2]:
+            self.ellipse(eye, (0.3 * w * squeeze, 0.24 * h), colour, thickness=3)
+        left, right = marks[0] + [0.3 * w * squeeze, 0], marks[1] - [0.3 * w * squeeze, 0]
+        cv2.line(self.canvas, self.pt(left), self.pt(right), tuple(int(v) for v in colour),
+                 max(1, int(3 * self.scale / 100)), cv2.LINE_AA)
 
 
 def make_clip(ident: Identity, rng: np.random.Generator, num_frames: int,
@@ -168,10 +306,12 @@ def write_clip(frames: np.ndarray, path: str, layout: str, fps: float = 25.0) ->
 
 
 def make_dataset(root: str, size: int = 64, identities: tuple[int, int] = (24, 6), clips_per_identity: int = 3,
-                 num_frames: int = 32, layout: str = "folder", seed: int = 0) -> dict[str, list[str]]:
+                 num_frames: int = 32, layout: str = "folder", seed: int = 0,
+                 style: str = "plain") -> dict[str, list[str]]:
     """Write ``root/train`` and ``root/test`` with VoxCeleb-style names ``idNNN#clipMM``.
 
-    Test identities are never seen in training. Landmarks go to
+    Test identities are never seen in training; ``style`` is ``plain`` or ``varied``
+    (see :func:`random_identity`). Landmarks go to
     ``root/landmarks/<phase>/<name>.npy`` as (T, 5, 2) pixel coordinates,
     outside the video folders so readers never mistake them for videos.
     """
@@ -181,7 +321,7 @@ def make_dataset(root: str, size: int = 64, identities: tuple[int, int] = (24, 6
     for phase, count in zip(("train", "test"), identities):
         os.makedirs(os.path.join(root, "landmarks", phase), exist_ok=True)
         for _ in range(count):
-            ident = random_identity(rng)
+            ident = random_identity(rng, style)
             for clip in range(clips_per_identity):
                 name = f"id{number:03d}#clip{clip:02d}"
                 frames, marks = make_clip(ident, rng, num_frames, size)
@@ -191,11 +331,12 @@ def make_dataset(root: str, size: int = 64, identities: tuple[int, int] = (24, 6
     return written
 
 
-def make_demo_inputs(folder: str, size: int = 64, num_frames: int = 64, seed: int = 1234) -> tuple[str, str]:
+def make_demo_inputs(folder: str, size: int = 64, num_frames: int = 64, seed: int = 1234,
+                     style: str = "plain") -> tuple[str, str]:
     """A source photo and a driving video of two different cartoon identities."""
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
-    source_ident, driving_ident = random_identity(rng), random_identity(rng)
+    source_ident, driving_ident = random_identity(rng, style), random_identity(rng, style)
     still = {"x": 0.5, "y": 0.5, "roll": 0.0, "scale": 1.0, "yaw": 0.0, "eyes": 0.9, "mouth": 0.3}
     source = os.path.join(folder, "cartoon_source.png")
     Image.fromarray(render(source_ident, still, size)).save(source)

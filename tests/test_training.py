@@ -63,6 +63,29 @@ def test_frames_are_resized_and_split_without_subfolders(tmp_path):
     assert train[0]["driving"].shape == (3, 32, 32)
 
 
+def test_varied_cartoons_are_reproducible_varied_and_on_a_still_background():
+    def clip(seed: int, style: str):
+        rng = np.random.default_rng(seed)
+        ident = synthetic.random_identity(rng, style)
+        return ident, synthetic.make_clip(ident, rng, 6, 64)
+
+    ident, (frames, marks) = clip(5, "varied")
+    _, (again, marks_again) = clip(5, "varied")
+    assert np.array_equal(frames, again) and np.array_equal(marks, marks_again)
+    assert clip(5, "plain")[0].look is None and ident.look is not None
+    looks = [synthetic.random_identity(np.random.default_rng(s), "varied").look for s in range(40)]
+    assert {lk.background for lk in looks} == {"plain", "gradient", "stripes", "blobs"}
+    assert {lk.hair for lk in looks} == {"cap", "fringe", "long", "bald", "side"}
+    assert any(lk.glasses is not None for lk in looks) and any(lk.hat is not None for lk in looks)
+    # the backdrop does not move with the head: a corner the face never reaches is the backdrop itself
+    pose = {"x": 0.75, "y": 0.75, "roll": 0.0, "scale": 0.6, "yaw": 0.0, "eyes": 1.0, "mouth": 0.3}
+    frame = synthetic.render(ident, pose, 64).astype(np.float64)
+    backdrop = synthetic.background(ident, 64)
+    assert np.abs(frame[:16, :16] - backdrop[:16, :16]).max() <= 2
+    with pytest.raises(ValueError, match="unknown style"):
+        synthetic.random_identity(np.random.default_rng(0), "realistic")
+
+
 def test_id_sampling_groups_clips_by_identity(tiny_data):
     data = FramesDataset(tiny_data, frame_shape=(64, 64, 3), id_sampling=True, num_repeats=1)
     assert len(data) == 3 and all(len(g) == 2 for g in data.groups)
@@ -194,6 +217,26 @@ def test_unknown_batchnorm_statistics_mode_is_a_user_error(tiny_data, tmp_path):
         trainer.step(next(trainer.loader()))
 
 
+def test_warm_start_copies_what_fits_and_starts_at_iteration_zero(tiny_data, tmp_path):
+    donor = Trainer(tiny_config(tiny_data), output_dir=str(tmp_path / "a"), progress=False)
+    donor.step(next(donor.loader()))
+    path = donor.save()
+    cfg = tiny_config(tiny_data, **{"model.generator.generator_cfg.num_down_blocks": 1})
+    trainer = Trainer(cfg, output_dir=str(tmp_path / "b"), progress=False)
+    fresh = trainer.nets["generator"].final.weight.numpy().copy()
+    trainer.warm_start(path)
+    assert trainer.iter == 0
+    kp, kp_donor = trainer.nets["kp_detector"].state_dict(), donor.nets["kp_detector"].state_dict()
+    assert all(np.array_equal(kp[k].numpy(), kp_donor[k].numpy()) for k in kp)
+    assert np.array_equal(trainer.nets["generator"].first.conv.weight.numpy(),
+                          donor.nets["generator"].first.conv.weight.numpy())
+    # the decoder's last up block changed shape: it keeps its own initial weights
+    up, up_donor = trainer.nets["generator"].up_blocks[0].conv.weight, donor.nets["generator"].up_blocks[0].conv.weight
+    assert up.shape != up_donor.shape
+    assert not np.array_equal(fresh, donor.nets["generator"].final.weight.numpy())
+    assert np.array_equal(trainer.nets["generator"].final.weight.numpy(), donor.nets["generator"].final.weight.numpy())
+
+
 def test_resume_repeats_the_uninterrupted_run(tiny_data, tmp_path):
     cfg = tiny_config(tiny_data, total_iters=3, **{"snapshot_config.interval": 2})
     straight = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)
@@ -293,6 +336,37 @@ def test_bundled_model_beats_the_no_motion_baseline_on_unseen_faces(tmp_path):
     assert scores["frames"] == 192
     assert scores["l1"] < 0.7 * scores["l1_no_motion"]
     assert scores["akd"] < 0.4 * scores["akd_no_motion"]
+
+
+HELDOUT_SEED = 11  # training data uses seed 0 (configs/firstorder_synthetic*.yaml): these faces are new
+
+
+def heldout_clips(style: str, identities: int = 4, clips: int = 2, frames: int = 32) -> list[np.ndarray]:
+    """Clips of identities drawn with a seed no training run used."""
+    rng = np.random.default_rng(HELDOUT_SEED)
+    out = []
+    for _ in range(identities):
+        ident = synthetic.random_identity(rng, style)
+        out += [synthetic.make_clip(ident, rng, frames, 64)[0] for _ in range(clips)]
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason="issue #16 in progress: the bundled model scores L1 0.0569 and sharpness "
+                   "0.81 here; remove this mark with the model that reaches the bar")
+def test_bundled_model_reenacts_unseen_faces_sharply():
+    """Issue #16's bar: through the demo's networks and motion transfer, each unseen varied face
+    reconstructed from its first frame is close (L1 <= 0.025) and as sharp as the real frames
+    (mean gradient magnitude >= 0.85 of theirs)."""
+    from ppfom.predictor import FirstOrderPredictor
+    from ppfom.training.evaluation import self_reenactment
+
+    predictor = FirstOrderPredictor(config=str(ASSETS / "synthetic64.yaml"),
+                                    weight_path=str(ASSETS / "synthetic64.pdparams"), image_size=64,
+                                    relative=True, adapt_scale=True, backend="dygraph")
+    scores = self_reenactment(predictor, heldout_clips("varied"))
+    assert scores["frames"] == 256
+    assert scores["l1"] <= 0.025, scores
+    assert scores["sharpness"] >= 0.85, scores
 
 
 def test_cartoon_landmark_detector_finds_true_landmarks():

@@ -2,6 +2,7 @@
 
     python tools/make_synthetic_dataset.py data/synthetic                 # train/ test/ landmarks/
     python tools/make_synthetic_dataset.py data/synthetic --layout mp4    # .mp4 files instead of frame folders
+    python tools/make_synthetic_dataset.py data/varied --style varied     # patterned backgrounds, hair, glasses...
     python tools/make_synthetic_dataset.py samples --demo                 # cartoon_source.png + cartoon_driving.mp4
 """
 import argparse
@@ -24,15 +25,18 @@ def main(argv=None) -> int:
     p.add_argument("--layout", default="folder", choices=["folder", "mp4", "gif", "mov", "png"],
                    help="folder of numbered PNGs, a video file, or a PNG strip per clip")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--style", default="plain", choices=["plain", "varied"],
+                   help="plain: one-colour backgrounds and faces; varied: patterned backgrounds, face shapes, "
+                        "hair styles, brows, glasses, hats, earrings")
     p.add_argument("--demo", action="store_true", help="write a demo source image and driving video instead")
     args = p.parse_args(argv)
     if args.demo:
-        source, driving = make_demo_inputs(args.root, size=args.size)
+        source, driving = make_demo_inputs(args.root, size=args.size, style=args.style)
         print(f"wrote {source} and {driving}")
         return 0
     written = make_dataset(args.root, size=args.size, identities=(args.train_identities, args.test_identities),
                            clips_per_identity=args.clips, num_frames=args.frames, layout=args.layout,
-                           seed=args.seed)
+                           seed=args.seed, style=args.style)
     print(f"wrote {len(written['train'])} training and {len(written['test'])} test clips under {args.root}")
     return 0
 

@@ -29,6 +29,9 @@ def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/main.py", description="Train the First Order Motion Model.")
     p.add_argument("--config-file", required=True, help="config YAML, e.g. configs/firstorder_fashion.yaml")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (weights, optimizers, iteration)")
+    p.add_argument("--warm-start", default=None, metavar="WEIGHTS",
+                   help="start at iteration 0 from another model's weights: every tensor whose name and shape "
+                        "fit is copied (e.g. a smaller model's keypoint detector and motion network)")
     p.add_argument("-o", "--opt", nargs="+", action="extend", default=[],
                    help="override config keys: key.sub=value ... (may be repeated)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the config's seed or 0)")
@@ -67,6 +70,8 @@ def _train(args: argparse.Namespace) -> int:
         output = args.output_dir or cfg.get("output_dir", "output_dir")
         setup_logging(output, distributed.rank())
         trainer = _trainer_class(cfg)(cfg, output_dir=output, resume=args.resume, seed=args.seed)
+        if args.warm_start:
+            trainer.warm_start(args.warm_start)
         last = trainer.run()
         if args.recalibrate_bn > 0:
             trainer.recalibrate_batchnorm(args.recalibrate_bn)
@@ -130,6 +135,8 @@ def evaluate_main(argv: list[str] | None = None) -> int:
 def format_scores(scores: dict[str, float]) -> str:
     lines = [f"frames evaluated: {scores['frames']}",
              f"reconstruction L1: {scores['l1']:.4f} (no-motion baseline {scores['l1_no_motion']:.4f})"]
+    if "sharpness" in scores:
+        lines.append(f"sharpness (mean gradient magnitude, generated / real): {scores['sharpness']:.3f}")
     if "akd" in scores:
         lines.append(f"average keypoint distance: {scores['akd']:.3f} px "
                      f"(no-motion baseline {scores['akd_no_motion']:.3f} px); "

@@ -290,6 +290,25 @@ class Trainer:
                 sched.last_lr = sched.get_lr()
         log.info("resumed from %s at iteration %d", path, self.iter)
 
+    def warm_start(self, path: str) -> None:
+        """Copy from ``path`` every tensor whose name and shape match; the rest keeps its initial value.
+
+        A new architecture that shares parts with a trained one (the keypoint detector, the
+        motion network, the generator's first layers) then need not learn those from scratch.
+        """
+        state = read_checkpoint(path)
+        copied = total = 0
+        for name, net in self.nets.items():
+            own = net.state_dict()
+            total += len(own)
+            fits = {k: v for k, v in state.get(name, {}).items()
+                    if k in own and tuple(np.shape(v)) == tuple(own[k].shape)}
+            if fits:
+                net.set_state_dict({**{k: v.numpy() for k, v in own.items()}, **fits})
+            copied += len(fits)
+        dist.broadcast_parameters(list(self.nets.values()))
+        log.info("warm start from %s: %d of %d tensors copied", path, copied, total)
+
 
 def _rename_accumulators(state: dict, old: list[str], new: list[str]) -> dict:
     """Optimizer state with keys ``<old param name>_<accumulator>`` renamed to the new names, by position."""
