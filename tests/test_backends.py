@@ -231,3 +231,32 @@ def test_adapt_scale_survives_keypoints_without_area():
     spread = {"value": paddle.to_tensor(np.random.default_rng(0).uniform(-1, 1, (1, 10, 2)).astype("float32"))}
     assert movement_scale(line, spread) == 1.0 and movement_scale(spread, line) == 1.0
     assert movement_scale(spread, spread) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("cause, installed, expected", [
+    (KeyboardInterrupt(), True, KeyboardInterrupt),
+    (None, False, "needs OpenVINO: pip install openvino"),
+    (None, True, "installed but does not import"),
+])
+def test_openvino_import_failures_say_what_happened(cause, installed, expected, monkeypatch):
+    """Ctrl-C while OpenVINO's extension loads surfaced as an ImportError, and the demo said
+    OpenVINO was missing (found by the interrupt test); a missing and a broken install differ too."""
+    import builtins
+
+    from ppfom.exported.backends import openvino as backend
+
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "openvino":
+            raise ImportError("initialization failed") from cause
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    monkeypatch.setattr(backend.importlib.util, "find_spec", lambda name: object() if installed else None)
+    if expected is KeyboardInterrupt:
+        with pytest.raises(KeyboardInterrupt):
+            backend._core.__wrapped__()
+    else:
+        with pytest.raises(PpfomError, match=expected):
+            backend._core.__wrapped__()

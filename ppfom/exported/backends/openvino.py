@@ -8,6 +8,7 @@ under ``$PPFOM_HOME/openvino`` so a second run compiles in a fraction of the tim
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from functools import lru_cache
@@ -27,9 +28,24 @@ def _core():
     which a SIGTERM delivered to the process crashed it (seen with openvino 2026.4)."""
     try:
         import openvino
-    except ImportError:
-        raise PpfomError("--backend openvino needs OpenVINO: pip install openvino") from None
+    except ImportError as err:
+        if _interrupted(err):  # Ctrl-C during the import comes out of its extension as an ImportError
+            raise KeyboardInterrupt from None
+        if importlib.util.find_spec("openvino") is None:
+            raise PpfomError("--backend openvino needs OpenVINO: pip install openvino") from None
+        raise PpfomError(f"OpenVINO is installed but does not import ({err}): reinstall it "
+                         "(pip install --force-reinstall openvino) or choose another --backend") from None
     return openvino.Core()
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the causes of ``error``."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _compile(path: str, precision: str, threads: int | None):
