@@ -29,8 +29,9 @@ def _core():
     try:
         import openvino
     except ImportError as err:
-        if _interrupted(err):  # Ctrl-C during the import comes out of its extension as an ImportError
-            raise KeyboardInterrupt from None
+        interrupt = _interrupt_in(err)  # Ctrl-C or SIGTERM during the import comes out as an ImportError
+        if interrupt is not None:
+            raise interrupt from None
         if importlib.util.find_spec("openvino") is None:
             raise PpfomError("--backend openvino needs OpenVINO: pip install openvino") from None
         raise PpfomError(f"OpenVINO is installed but does not import ({err}): reinstall it "
@@ -38,14 +39,15 @@ def _core():
     return openvino.Core()
 
 
-def _interrupted(error: BaseException) -> bool:
-    """Whether a KeyboardInterrupt is among the causes of ``error``."""
+def _interrupt_in(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or the demo's SIGTERM subclass) among the causes of ``error``, if any:
+    re-raised as it was, so Ctrl-C exits 130 and SIGTERM 143."""
     seen = error
     while seen is not None:
         if isinstance(seen, KeyboardInterrupt):
-            return True
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
 
 
 def _compile(path: str, precision: str, threads: int | None):
