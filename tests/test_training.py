@@ -217,6 +217,26 @@ def test_unknown_batchnorm_statistics_mode_is_a_user_error(tiny_data, tmp_path):
         trainer.step(next(trainer.loader()))
 
 
+@pytest.mark.parametrize("share, same", [(0, 0), (0.5, 2), (1, 4)])
+def test_same_frame_fraction_drives_that_share_of_a_batch_by_its_own_source(tiny_data, tmp_path, share, same):
+    trainer = Trainer(tiny_config(tiny_data, **{"model.train_params.same_frame_fraction": share,
+                                                "dataset.train.batch_size": 4}),
+                      output_dir=str(tmp_path), progress=False)
+    batch = next(trainer.loader())
+    driving = trainer._with_same_frame_pairs(batch["source"], batch["driving"]).numpy()
+    source, original = batch["source"].numpy(), batch["driving"].numpy()
+    assert np.array_equal(driving[:same], source[:same])
+    assert np.array_equal(driving[same:], original[same:])
+    assert not np.array_equal(source, original)  # the pairs themselves differ
+
+
+def test_same_frame_fraction_outside_0_to_1_is_a_user_error(tiny_data, tmp_path):
+    trainer = Trainer(tiny_config(tiny_data, **{"model.train_params.same_frame_fraction": 1.5}),
+                      output_dir=str(tmp_path), progress=False)
+    with pytest.raises(PpfomError, match="same_frame_fraction is 1.5: use a share from 0 to 1"):
+        trainer.step(next(trainer.loader()))
+
+
 def test_warm_start_copies_what_fits_and_starts_at_iteration_zero(tiny_data, tmp_path):
     donor = Trainer(tiny_config(tiny_data), output_dir=str(tmp_path / "a"), progress=False)
     donor.step(next(donor.loader()))

@@ -158,7 +158,8 @@ class Trainer:
         disc_params = self.nets["discriminator"].parameters()
         for p in disc_params:
             p.stop_gradient = True
-        terms, generated = self.gen_full(batch["source"], batch["driving"], rng)
+        driving = self._with_same_frame_pairs(batch["source"], batch["driving"])
+        terms, generated = self.gen_full(batch["source"], driving, rng)
         loss = paddle.add_n([v.reshape([1]) for v in terms.values()])
         loss.backward()
         for net in ("kp_detector", "generator"):
@@ -167,7 +168,7 @@ class Trainer:
             p.stop_gradient = False
         values = {k: float(v.reshape([-1])[0]) for k, v in terms.items()}
         if self.use_gan:
-            disc_terms = self.disc_full(batch["driving"], generated)
+            disc_terms = self.disc_full(driving, generated)
             disc_terms["disc_gan"].backward()
             self._update("discriminator")
             values["disc_gan"] = float(disc_terms["disc_gan"].reshape([-1])[0])
@@ -176,6 +177,22 @@ class Trainer:
         self.iter += 1
         values["loss"] = sum(v for k, v in values.items() if k != "disc_gan")
         return dist.mean_over_processes(values)
+
+    def _with_same_frame_pairs(self, source: paddle.Tensor, driving: paddle.Tensor) -> paddle.Tensor:
+        """``train_params.same_frame_fraction``: that share of each batch is driven by its own source.
+
+        Not in FOM. With identical keypoints the warp is exactly the identity, so these pairs teach
+        the generator to reproduce what it is given (and to trust it: occlusion near 1) long
+        before the keypoints are good enough for other pairs to teach that; a small model
+        otherwise hedges with a blur even on a clip's first frame.
+        """
+        share = float(self.train_params.get("same_frame_fraction", 0))
+        if not 0 <= share <= 1:
+            raise PpfomError(f"model.train_params.same_frame_fraction is {share}: use a share from 0 to 1")
+        count = round(share * source.shape[0])
+        if count == 0:
+            return driving
+        return paddle.concat([source[:count], driving[count:]]) if count < source.shape[0] else source
 
     def _update(self, net: str) -> None:
         params = self.nets[net].parameters()
