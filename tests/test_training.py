@@ -237,6 +237,27 @@ def test_same_frame_fraction_outside_0_to_1_is_a_user_error(tiny_data, tmp_path)
         trainer.step(next(trainer.loader()))
 
 
+def test_autoencoder_warmup_teaches_the_trunk_to_reproduce_frames_before_iteration_zero(tiny_data, tmp_path):
+    from ppfom.training.warmup import reconstruction_loss
+
+    cfg = tiny_config(tiny_data, **{"model.train_params.autoencoder_warmup": 30,
+                                    "lr_scheduler.lr_autoencoder": 3e-3, "total_iters": 1})
+    trainer = Trainer(cfg, output_dir=str(tmp_path), progress=False)
+    motion_before = {k: v.numpy().copy() for k, v in trainer.nets["generator"].state_dict().items()
+                     if k.startswith("dense_motion_network.")}
+    frames = next(trainer.loader())["driving"]
+    trainer.train_mode()
+    before = float(reconstruction_loss(trainer.nets["generator"], frames))
+    history = trainer.autoencoder_warmup()
+    after = float(reconstruction_loss(trainer.nets["generator"], frames))
+    assert len(history) == 30 and after < 0.7 * before
+    for k, v in trainer.nets["generator"].state_dict().items():
+        if k in motion_before:
+            assert np.array_equal(v.numpy(), motion_before[k]), k  # the motion network is left alone
+    trainer.iter = 1
+    assert trainer.autoencoder_warmup() == []  # a resumed run does not warm up again
+
+
 def test_warm_start_copies_what_fits_and_starts_at_iteration_zero(tiny_data, tmp_path):
     donor = Trainer(tiny_config(tiny_data), output_dir=str(tmp_path / "a"), progress=False)
     donor.step(next(donor.loader()))

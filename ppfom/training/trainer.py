@@ -210,6 +210,7 @@ class Trainer:
             return None
         from .logs import ProgressLog
 
+        self.autoencoder_warmup()
         last = None
         with ProgressLog(self.output_dir, self.iter, end, enabled=self.rank == 0,
                          bar=self.progress) as progress:
@@ -225,6 +226,22 @@ class Trainer:
                 if self.iter >= end:
                     break
         return last
+
+    def autoencoder_warmup(self) -> list[float]:
+        """``train_params.autoencoder_warmup: N``: before iteration 0, N steps of the generator alone
+        reproducing frames (``lr_scheduler.lr_autoencoder``, default the generator's lr); see
+        :mod:`ppfom.training.warmup`. Runs only at iteration 0, so a resumed run skips it."""
+        iters = int(self.train_params.get("autoencoder_warmup", 0))
+        if iters <= 0 or self.iter != 0:
+            return []
+        from .warmup import autoencode
+
+        lr_cfg = self.cfg.get("lr_scheduler", {})
+        lr = float(lr_cfg.get("lr_autoencoder", lr_cfg.get("lr_generator", 2e-4)))
+        log.info("autoencoding warm-up: %d steps, lr %g", iters, lr)
+        self.train_mode()
+        return autoencode(self.nets["generator"], self.loader(), iters, lr, BETAS,
+                          log_every=self.schedule.log_interval)
 
     @paddle.no_grad()
     def recalibrate_batchnorm(self, batches: int = 50) -> None:
