@@ -258,6 +258,44 @@ def test_autoencoder_warmup_teaches_the_trunk_to_reproduce_frames_before_iterati
     assert trainer.autoencoder_warmup() == []  # a resumed run does not warm up again
 
 
+IDENTITY_TRUNK = {"model.generator.generator_cfg.num_down_blocks": 0,
+                  "model.generator.generator_cfg.block_expansion": 16,
+                  "model.train_params.trunk_init": "identity", "model.train_params.trunk_lr_scale": 0.1,
+                  "model.train_params.batchnorm_statistics": "frozen", "total_iters": 1}
+
+
+def test_identity_trunk_reproduces_frames_from_the_start_and_learns_slowly(tiny_data, tmp_path):
+    from ppfom.training.trunk import trunk_parameters
+    from ppfom.training.warmup import reconstruction_loss
+
+    trainer = Trainer(tiny_config(tiny_data, **IDENTITY_TRUNK), output_dir=str(tmp_path), progress=False)
+    generator = trainer.nets["generator"]
+    frames = next(trainer.loader())["driving"]
+    trainer.train_mode()
+    random_start = float(reconstruction_loss(generator, frames))
+    assert trainer.initialise_trunk()
+    trainer.train_mode()
+    assert float(reconstruction_loss(generator, frames)) < 0.015 < random_start
+    trunk = {id(p) for p in trunk_parameters(generator)}
+    scales = {id(p): p.optimize_attr["learning_rate"] for p in generator.parameters()}
+    assert all(scales[k] == 0.1 for k in trunk)
+    assert any(v == 1.0 for k, v in scales.items() if k not in trunk)  # the motion network keeps its rate
+    trainer.iter = 1
+    assert not trainer.initialise_trunk()  # a resumed run keeps its trained trunk
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"model.generator.generator_cfg.num_down_blocks": 1}, "trunk_init: identity needs the plain generator"),
+    ({"model.train_params.trunk_init": "zeros"}, "trunk_init is 'zeros': use identity or leave it out"),
+    ({"model.train_params.trunk_lr_scale": 0}, "trunk_lr_scale is 0: use a factor in"),
+    ({"model.train_params.batchnorm_statistics": "batch"}, "identity needs batchnorm_statistics: frozen")])
+def test_identity_trunk_settings_are_checked(tiny_data, tmp_path, override, message):
+    with pytest.raises(PpfomError, match=message):
+        trainer = Trainer(tiny_config(tiny_data, **{**IDENTITY_TRUNK, **override}), output_dir=str(tmp_path),
+                          progress=False)
+        trainer.initialise_trunk()
+
+
 def test_warm_start_copies_what_fits_and_starts_at_iteration_zero(tiny_data, tmp_path):
     donor = Trainer(tiny_config(tiny_data), output_dir=str(tmp_path / "a"), progress=False)
     donor.step(next(donor.loader()))

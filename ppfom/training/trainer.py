@@ -27,6 +27,7 @@ from . import distributed as dist
 from .dataset import EpochSampler, FramesDataset
 from .model import DiscriminatorFull, GeneratorFull
 from .perceptual import build_perceptual
+from .trunk import scale_trunk_lr
 
 log = logging.getLogger("ppfom.training")
 
@@ -110,6 +111,8 @@ class Trainer:
             sched = MultiStepDecay(float(lr_cfg.get(lr_key[net], 2e-4)), milestones=milestones,
                                    gamma=float(lr_cfg.get("gamma", 0.1)))
             self.schedulers[net] = sched
+            if net == "generator" and "trunk_lr_scale" in self.train_params:
+                scale_trunk_lr(self.nets[net], float(self.train_params["trunk_lr_scale"]))
             self.optimizers[opt] = paddle.optimizer.Adam(sched, beta1=BETAS[0], beta2=BETAS[1],
                                                          parameters=self.nets[net].parameters())
 
@@ -210,6 +213,7 @@ class Trainer:
             return None
         from .logs import ProgressLog
 
+        self.initialise_trunk()
         self.autoencoder_warmup()
         last = None
         with ProgressLog(self.output_dir, self.iter, end, enabled=self.rank == 0,
@@ -226,6 +230,23 @@ class Trainer:
                 if self.iter >= end:
                     break
         return last
+
+    def initialise_trunk(self) -> bool:
+        """``train_params.trunk_init: identity`` at iteration 0, after any warm start (see :mod:`.trunk`)."""
+        mode = self.train_params.get("trunk_init")
+        if not mode or self.iter != 0:
+            return False
+        if mode != "identity":
+            raise PpfomError(f"model.train_params.trunk_init is '{mode}': use identity or leave it out")
+        if self.train_params.get("batchnorm_statistics", "batch") != "frozen":
+            raise PpfomError("model.train_params.trunk_init: identity needs batchnorm_statistics: frozen "
+                             "(batch statistics would rescale the copies it makes)")
+        from .trunk import identity_init
+
+        identity_init(self.nets["generator"])
+        dist.broadcast_parameters([self.nets["generator"]])
+        log.info("generator trunk initialised as a near-identity")
+        return True
 
     def autoencoder_warmup(self) -> list[float]:
         """``train_params.autoencoder_warmup: N``: before iteration 0, N steps of the generator alone

@@ -16,13 +16,9 @@ import paddle
 
 from ..modules import OcclusionAwareGenerator
 from . import distributed as dist
+from .trunk import trunk_parameters
 
 log = logging.getLogger("ppfom.training")
-
-
-def trunk_parameters(generator: OcclusionAwareGenerator) -> list:
-    """The encoder/decoder weights: everything but the motion network."""
-    return [p for name, p in generator.named_parameters() if not name.startswith("dense_motion_network.")]
 
 
 def reconstruction_loss(generator: OcclusionAwareGenerator, frames: paddle.Tensor) -> paddle.Tensor:
