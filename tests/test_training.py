@@ -341,6 +341,26 @@ def test_train_cli_and_evaluate_cli(tiny_data, tmp_path, capsys):
     assert evaluate_main(["--config-file", str(TINY), "--weight_path", str(checkpoint),
                           "--dataroot", tiny_data, "--landmarks", "none"]) == 0
     assert "no-motion baseline" in capsys.readouterr().out
+    bundle = _tool("bundle_model")
+    weights = tmp_path / "bundled.pdparams"
+    assert bundle.main([str(checkpoint), str(weights)]) == 0
+    assert set(paddle.load(str(weights))) == {"generator", "kp_detector"}
+    assert evaluate_main(["--config-file", str(TINY), "--weight_path", str(weights),
+                          "--dataroot", tiny_data, "--landmarks", "none"]) == 0
+    assert bundle.main([str(weights), str(tmp_path / "again.pdparams")]) == 0  # already bundled: kept as is
+    paddle.save({"generator": {}}, str(tmp_path / "partial.pdparams"))
+    assert bundle.main([str(tmp_path / "partial.pdparams"), str(tmp_path / "x.pdparams")]) == 1
+    assert "has no 'kp_detector' state dict" in capsys.readouterr().err
+    assert not (tmp_path / "x.pdparams").exists()
+
+
+def _tool(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_train_cli_reports_user_errors_in_one_line(tmp_path, capsys):
