@@ -1,56 +1,23 @@
 """The web page in a real headless Chromium: pick files, animate, download (Debian's chromium + Selenium).
 
 Skipped when chromium, chromedriver or selenium are missing; .ci/run installs them.
-Nothing is downloaded: the driver's path is given, so Selenium Manager stays idle.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import urllib.request
 from pathlib import Path
 
 import pytest
+from headless_chromium import chromium
 from webclient import inputs, serving, small_predictors
 
 from media import read_video
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=900,1100"]
-
-
-def _missing() -> str | None:
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        return "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium not installed (pip install -e '.[web-test]')"
-    return None
-
 
 @pytest.fixture
 def browser(tmp_path, monkeypatch):
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not fetch a browser or driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(tmp_path / "profile", monkeypatch) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_page_animates_uploaded_files_and_offers_the_download(browser, param_manifest, tmp_path):

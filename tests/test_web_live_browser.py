@@ -17,7 +17,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 from faces_media import astronaut
-from test_web_browser import CHROMEDRIVER, CHROMIUM, FLAGS, _missing
+from headless_chromium import chromium
 from webclient import serving, small_predictors
 
 from ppfom.live import LiveModels
@@ -47,26 +47,12 @@ def nodding_clip(count: int = 2 * FPS) -> np.ndarray:
 
 @pytest.fixture
 def camera_browser(tmp_path, monkeypatch):
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     clip = tmp_path / "camera.y4m"
     write_y4m(clip, nodding_clip())
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--use-fake-ui-for-media-stream",
-                 "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={clip}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
+    fake_camera = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                   f"--use-file-for-fake-video-capture={clip}")
+    with chromium(tmp_path / "profile", monkeypatch, fake_camera) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_live_page_animates_the_fake_camera(camera_browser, param_manifest, tmp_path, record_property):

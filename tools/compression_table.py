@@ -1,7 +1,10 @@
 """The README's compression table: teacher, distilled mobile student, pruned student.
 
-    python tools/compression_table.py --teacher-weights synthetic64.pdparams --dataroot data/synthetic \
+    python tools/compression_table.py --teacher-weights TEACHER.pdparams --dataroot data/synthetic \
         --iters 150 --output docs/compression_table.md
+
+(TEACHER: a model trained with ``--teacher-config``, configs/firstorder_synthetic.yaml by default; the
+bundled demo model has its own config: ``--teacher-config ppfom/assets/synthetic64.yaml``.)
 
 Distils the student of ``--student-config`` from the teacher in PaddleGAN's three
 stages (kp_detector, generator, both; ``--iters`` each), prunes it and fine-tunes
