@@ -450,12 +450,10 @@ def heldout_clips(style: str, identities: int = 4, clips: int = 2, frames: int =
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="issue #16 in progress: the bundled model scores L1 0.0569 and sharpness "
-                   "0.81 here; remove this mark with the model that reaches the bar")
-def test_bundled_model_reenacts_unseen_faces_sharply():
-    """Issue #16's bar: through the demo's networks and motion transfer, each unseen varied face
-    reconstructed from its first frame is close (L1 <= 0.025) and as sharp as the real frames
-    (mean gradient magnitude >= 0.85 of theirs)."""
+@pytest.fixture(scope="module")
+def bundled_reenactment() -> dict:
+    """The bundled model through the demo's networks and motion transfer, each unseen varied face
+    reconstructed from its first frame (issue #16's measure)."""
     from ppfom.predictor import FirstOrderPredictor
     from ppfom.training.evaluation import self_reenactment
 
@@ -464,8 +462,22 @@ def test_bundled_model_reenacts_unseen_faces_sharply():
                                     relative=True, adapt_scale=True, backend="dygraph")
     scores = self_reenactment(predictor, heldout_clips("varied"))
     assert scores["frames"] == 256
-    assert scores["l1"] <= 0.025, scores
-    assert scores["sharpness"] >= 0.85, scores
+    return scores
+
+
+def test_bundled_model_reenacts_unseen_faces_as_the_readme_says(bundled_reenactment):
+    """The README's figures for the bundled model (0.0318 and 0.97), with a little room."""
+    assert bundled_reenactment["l1"] <= 0.034, bundled_reenactment
+    assert bundled_reenactment["sharpness"] >= 0.9, bundled_reenactment
+
+
+@pytest.mark.xfail(strict=True, reason="issue #16 in progress: the bundled model scores L1 0.0318 (sharpness "
+                   "0.97); remove this mark with the model that reaches the bar")
+def test_bundled_model_reenacts_unseen_faces_sharply(bundled_reenactment):
+    """Issue #16's bar: each unseen varied face reconstructed from its first frame is close
+    (L1 <= 0.025) and as sharp as the real frames (mean gradient magnitude >= 0.85 of theirs)."""
+    assert bundled_reenactment["l1"] <= 0.025, bundled_reenactment
+    assert bundled_reenactment["sharpness"] >= 0.85, bundled_reenactment
 
 
 def test_cartoon_landmark_detector_finds_true_landmarks():
