@@ -33,10 +33,10 @@ def _set(param, value: np.ndarray) -> None:
 
 
 def _check(generator: OcclusionAwareGenerator) -> None:
-    channels = generator.first.conv.weight.shape[0] if not generator.mobile_net else 0
-    if generator.mobile_net or len(generator.down_blocks) or channels < generator.num_channels * len(THRESHOLDS):
+    needed = generator.num_channels * len(THRESHOLDS)
+    if generator.mobile_net or len(generator.down_blocks) or generator.first.conv.weight.shape[0] < needed:
         raise PpfomError("model.train_params.trunk_init: identity needs the plain generator with num_down_blocks: 0 "
-                         f"and block_expansion >= {generator.num_channels * len(THRESHOLDS)}: change the "
+                         f"and block_expansion >= {needed}: change the "
                          "generator config or remove trunk_init")
 
 
