@@ -53,15 +53,17 @@ class Look:
     hat: np.ndarray | None
     earrings: np.ndarray | None
     cheeks: np.ndarray | None
+    clothes: np.ndarray | None = None  # the portrait style: neck, shoulders and eye/nose details
 
 
-STYLES = ("plain", "varied")
+STYLES = ("plain", "varied", "portrait")
 SKIN_TONES = np.array([[255, 224, 196], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36],
                        [255, 205, 178], [120, 72, 40]], np.float64)
 
 
 def random_identity(rng: np.random.Generator, style: str = "plain") -> Identity:
-    """Colours and proportions of one identity; ``varied`` also draws a :class:`Look`.
+    """Colours and proportions of one identity; ``varied`` also draws a :class:`Look`; ``portrait``
+    is a varied face made for face detectors (:func:`_make_portrait`).
 
     ``plain`` draws exactly what earlier versions drew, so existing seeds keep their faces.
     """
@@ -75,12 +77,27 @@ def random_identity(rng: np.random.Generator, style: str = "plain") -> Identity:
                      iris=colour(0, 200), lips=colour(80, 230),
                      width=rng.uniform(0.22, 0.28), height=rng.uniform(0.28, 0.34),
                      eye_gap=rng.uniform(0.32, 0.42))
-    if style == "varied":
+    if style != "plain":
         ident.width, ident.height = rng.uniform(0.2, 0.29), rng.uniform(0.26, 0.36)
         if rng.random() < 0.5:  # a human skin tone, a little off
             ident.skin = np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.normal(0, 12, 3), 0, 255)
         ident.look = _random_look(rng)
+    if style == "portrait":
+        _make_portrait(ident, rng)
     return ident
+
+
+def _make_portrait(ident: Identity, rng: np.random.Generator) -> None:
+    """Turn a varied identity into one RetinaFace can see: human skin, dark hair and eyes, brows,
+    a neck and shoulders, no glasses or hat (the face pipeline's offline demo needs detections)."""
+    ident.skin = np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.normal(0, 8, 3), 0, 255)
+    ident.hair = rng.integers(10, 90, 3).astype(np.float64)
+    ident.iris = rng.integers(20, 110, 3).astype(np.float64)
+    ident.lips = np.clip(ident.skin * [0.85, 0.55, 0.55], 0, 255)
+    look = ident.look
+    look.brows, look.glasses, look.hat = True, None, None
+    look.hair = str(rng.choice(["cap", "fringe", "side"]))  # long hair hides the neck: fewer detections
+    look.clothes = rng.integers(0, 256, 3).astype(np.float64)
 
 
 def _random_look(rng: np.random.Generator) -> Look:
@@ -100,8 +117,11 @@ def _random_look(rng: np.random.Generator) -> Look:
                 earrings=maybe(0.25, colour(150, 256)), cheeks=maybe(0.3, colour(180, 256)))
 
 
-def random_motion(rng: np.random.Generator, num_frames: int) -> dict[str, np.ndarray]:
-    """Per-frame pose parameters: sums of two sinusoids, so motion is smooth but varied."""
+def random_motion(rng: np.random.Generator, num_frames: int, roll: float = 0.5) -> dict[str, np.ndarray]:
+    """Per-frame pose parameters: sums of two sinusoids, so motion is smooth but varied.
+
+    ``roll`` is the head tilt's amplitude in radians (face detectors lose faces tilted much further).
+    """
     t = np.arange(num_frames, dtype=np.float64) / max(num_frames - 1, 1)
 
     def wave(amplitude: float, centre: float = 0.0) -> np.ndarray:
@@ -115,7 +135,7 @@ def random_motion(rng: np.random.Generator, num_frames: int) -> dict[str, np.nda
     for start in rng.integers(0, num_frames, rng.integers(0, 3)):
         blink[start:start + 3] = 0.1
     return {"x": wave(0.16, 0.5 + rng.uniform(-0.05, 0.05)), "y": wave(0.12, 0.5 + rng.uniform(-0.05, 0.05)),
-            "roll": wave(0.5), "scale": wave(0.25, 1.0), "yaw": wave(0.9),
+            "roll": wave(roll), "scale": wave(0.25, 1.0), "yaw": wave(0.9),
             "eyes": np.clip(wave(0.4, 0.8), 0.15, 1.0) * blink, "mouth": np.clip(wave(1.2, 0.35), 0.05, 1.0)}
 
 
@@ -205,6 +225,9 @@ class _Painter:
     def face(self) -> None:
         ident, look = self.ident, self.ident.look
         w, h, shift = ident.width, ident.height, self.shift
+        if look is not None and look.clothes is not None:
+            self.ellipse((0.0, 2.0 * h), (1.7 * w, 0.9 * h), look.clothes)                # shoulders
+            self.ellipse((0.0, 0.9 * h), (0.45 * w, 0.6 * h), ident.skin * 0.8)             # neck
         if look is not None and look.hair == "long":
             self.ellipse((0.3 * shift, 0.15 * h), (1.2 * w, 1.05 * h), ident.hair)
         if look is None or look.hair not in ("bald", "side"):
@@ -219,6 +242,8 @@ class _Painter:
             self.extras(look, ear)
         marks = _local_landmarks(ident, self.pose)
         self.features(marks)
+        if look is not None and look.clothes is not None:
+            self.details(marks)
         if look is not None and look.glasses is not None:
             self.glasses(marks, look.glasses)
 
@@ -254,6 +279,17 @@ class _Painter:
         self.ellipse(mouth, (half, 0.03 * h + 0.14 * h * pose["mouth"]), ident.lips)
         self.ellipse(mouth, (half * 0.8, 0.12 * h * pose["mouth"] + 0.005), (60, 20, 30))
 
+    def details(self, marks: np.ndarray) -> None:
+        """Pupils, upper lids and nostrils: what makes a face detector take the cartoon for a face."""
+        w, h, squeeze, eyes = self.ident.width, self.ident.height, self.squeeze, self.pose["eyes"]
+        for eye in marks[:2]:
+            self.ellipse(eye, (0.04 * w, 0.04 * h * eyes + 0.003), (10, 10, 10))
+            self.ellipse(eye, (0.21 * w * squeeze, 0.15 * h * eyes + 0.012), (40, 30, 30), arc=(180, 360),
+                         thickness=2)
+        for side in (-1, 1):
+            self.ellipse((marks[2][0] + side * 0.06 * w, marks[2][1] + 0.02 * h), (0.03 * w, 0.02 * h),
+                         self.ident.skin * 0.45)
+
     def glasses(self, marks: np.ndarray, colour: np.ndarray) -> None:
         w, h, squeeze = self.ident.width, self.ident.height, self.squeeze
         for eye in marks[:2]:
@@ -264,9 +300,9 @@ class _Painter:
 
 
 def make_clip(ident: Identity, rng: np.random.Generator, num_frames: int,
-              size: int) -> tuple[np.ndarray, np.ndarray]:
+              size: int, roll: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Frames (T, size, size, 3) uint8 and landmarks (T, 5, 2) float32 of one random clip."""
-    motion = random_motion(rng, num_frames)
+    motion = random_motion(rng, num_frames, roll)
     poses = [_pose(motion, i) for i in range(num_frames)]
     frames = np.stack([render(ident, p, size) for p in poses])
     marks = np.stack([landmarks(ident, p, size) for p in poses]).astype(np.float32)
@@ -310,7 +346,7 @@ def make_dataset(root: str, size: int = 64, identities: tuple[int, int] = (24, 6
                  style: str = "plain") -> dict[str, list[str]]:
     """Write ``root/train`` and ``root/test`` with VoxCeleb-style names ``idNNN#clipMM``.
 
-    Test identities are never seen in training; ``style`` is ``plain`` or ``varied``
+    Test identities are never seen in training; ``style`` is one of :data:`STYLES`
     (see :func:`random_identity`). Landmarks go to
     ``root/landmarks/<phase>/<name>.npy`` as (T, 5, 2) pixel coordinates,
     outside the video folders so readers never mistake them for videos.
@@ -342,4 +378,24 @@ def make_demo_inputs(folder: str, size: int = 64, num_frames: int = 64, seed: in
     Image.fromarray(render(source_ident, still, size)).save(source)
     frames, _ = make_clip(driving_ident, rng, num_frames, size)
     driving = write_clip(frames, os.path.join(folder, "cartoon_driving"), "mp4")
+    return source, driving
+
+
+def make_group_inputs(folder: str, faces: int = 3, size: int = 128, num_frames: int = 64,
+                      seed: int = 1234) -> tuple[str, str]:
+    """A photo of ``faces`` portrait cartoons side by side (``size`` high, ``faces * size`` wide) and a
+    driving video of another, tilting gently: offline inputs for ``--multi_person`` that RetinaFace sees."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    people = [random_identity(rng, "portrait") for _ in range(faces)]
+    tiles = []
+    for person in people:  # one plain backdrop behind everybody, so the tiles join without a seam
+        person.background, person.look.background = people[0].background, "plain"
+        pose = {"x": 0.5, "y": 0.45, "roll": 0.0, "scale": float(rng.uniform(0.8, 0.95)), "yaw": 0.0,
+                "eyes": 0.9, "mouth": 0.2}
+        tiles.append(render(person, pose, size))
+    source = os.path.join(folder, "cartoon_group.png")
+    Image.fromarray(np.concatenate(tiles, axis=1)).save(source)
+    frames, _ = make_clip(random_identity(rng, "portrait"), rng, num_frames, size, roll=0.2)
+    driving = write_clip(frames, os.path.join(folder, "cartoon_portrait"), "mp4")
     return source, driving

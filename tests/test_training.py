@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import paddle
 import pytest
+from PIL import Image
 
 from ppfom import synthetic
 from ppfom.config import load_config
@@ -84,6 +85,27 @@ def test_varied_cartoons_are_reproducible_varied_and_on_a_still_background():
     assert np.abs(frame[:16, :16] - backdrop[:16, :16]).max() <= 2
     with pytest.raises(ValueError, match="unknown style"):
         synthetic.random_identity(np.random.default_rng(0), "realistic")
+
+
+def test_portrait_cartoons_are_faces_to_retinaface(tmp_path):
+    """The offline --multi_person demo's inputs: RetinaFace finds each face of the group photo and
+    the driving face in most frames; the varied style's draws are untouched by the portrait's."""
+    from ppfom.faces.retinaface import RetinaFaceDetector
+    from ppfom.image import read_image
+    from ppfom.video import VideoReader
+
+    source, driving = synthetic.make_group_inputs(str(tmp_path), faces=3, num_frames=32)
+    photo = read_image(source)
+    assert photo.shape == (128, 384, 3)
+    detector = RetinaFaceDetector()
+    faces = detector.detect(photo)
+    assert sorted(int((f.box[0] + f.box[2]) / 2 // 128) for f in faces) == [0, 1, 2]
+    with VideoReader(driving) as reader:
+        assert np.mean([bool(detector.detect(f)) for f in reader]) >= 0.8
+    portrait = synthetic.random_identity(np.random.default_rng(3), "portrait")
+    varied = synthetic.random_identity(np.random.default_rng(3), "varied")
+    assert portrait.look.clothes is not None and varied.look.clothes is None
+    assert (portrait.width, portrait.look.background) == (varied.width, varied.look.background)
 
 
 def test_id_sampling_groups_clips_by_identity(tiny_data):
@@ -435,6 +457,52 @@ def test_bundled_model_beats_the_no_motion_baseline_on_unseen_faces(tmp_path):
     assert scores["frames"] == 192
     assert scores["l1"] < 0.7 * scores["l1_no_motion"]
     assert scores["akd"] < 0.4 * scores["akd_no_motion"]
+
+
+def test_bundled_model_animates_every_face_of_the_group_demo(tmp_path):
+    """The README's offline --multi_person demo: three cartoon faces found, animated and pasted back."""
+    from ppfom.image import read_image
+    from ppfom.predictor import FirstOrderPredictor
+    from ppfom.video import VideoReader
+
+    source, driving = synthetic.make_group_inputs(str(tmp_path), faces=3, num_frames=16)
+    predictor = FirstOrderPredictor(output=str(tmp_path / "out"), config=str(ASSETS / "synthetic64.yaml"),
+                                    weight_path=str(ASSETS / "synthetic64.pdparams"), image_size=64,
+                                    relative=True, adapt_scale=True, multi_person=True, ratio=0.4,
+                                    backend="dygraph")
+    path = predictor.run(source, driving)
+    with VideoReader(path) as reader:
+        result = np.stack(list(reader)).astype(np.float64)
+    photo = read_image(source).astype(np.float64)
+    assert result.shape == (16, *photo.shape)
+    moved = [np.abs(result[-1, :, k * 128:(k + 1) * 128] - photo[:, k * 128:(k + 1) * 128]).mean() for k in range(3)]
+    assert min(moved) > 6, moved  # every face moves (measured 9-13), not only the largest
+    first = np.abs(result[0] - photo).mean()
+    assert first < 0.5 * min(moved), (first, moved)  # relative motion: the first frame is close to the photo
+
+
+def test_demo_strip_lays_out_square_and_group_results(tmp_path):
+    """tools/demo_strip.py: a square demo gets two rows (driving; source + results) and a GIF; a wide
+    group photo a row per time (driving | result), nothing enlarged out of proportion."""
+    from ppfom.image import read_image
+
+    strip_tool = _tool("demo_strip")
+    rng = np.random.default_rng(0)
+    driving = synthetic.write_clip(rng.integers(0, 255, (10, 32, 32, 3), dtype=np.uint8), str(tmp_path / "d"), "mp4")
+    for name, width in (("square", 32), ("group", 96)):
+        source = str(tmp_path / f"{name}.png")
+        Image.fromarray(rng.integers(0, 255, (32, width, 3), dtype=np.uint8)).save(source)
+        result = synthetic.write_clip(rng.integers(0, 255, (10, 32, width, 3), dtype=np.uint8),
+                                      str(tmp_path / f"r{name}"), "mp4")
+        flags = ["--no-gif"] if name == "group" else []
+        assert strip_tool.main([source, driving, result, "--out", str(tmp_path / name), "--times", "0", "1",
+                                "--size", "64", *flags]) == 0
+        assert (tmp_path / f"{name}.gif").exists() == (name == "square")
+        picture = read_image(str(tmp_path / f"{name}.png"))
+        if name == "square":  # 3 columns of 64, 2 rows of 22 (label) + 64
+            assert picture.shape == (2 * 86, 3 * 64, 3)
+        else:  # driving 64 | result 192; 3 rows: source, time 0, time 1
+            assert picture.shape == (3 * 86, 64 + 192, 3)
 
 
 HELDOUT_SEED = 11  # training data uses seed 0 (configs/firstorder_synthetic*.yaml): these faces are new
