@@ -120,7 +120,7 @@ def _random_look(rng: np.random.Generator) -> Look:
 def random_motion(rng: np.random.Generator, num_frames: int, roll: float = 0.5) -> dict[str, np.ndarray]:
     """Per-frame pose parameters: sums of two sinusoids, so motion is smooth but varied.
 
-    ``roll`` is the head tilt's amplitude in radians (face detectors lose faces tilted much further).
+    ``roll`` is the head tilt's amplitude in radians.
     """
     t = np.arange(num_frames, dtype=np.float64) / max(num_frames - 1, 1)
 
