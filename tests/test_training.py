@@ -108,6 +108,17 @@ def test_portrait_cartoons_are_faces_to_retinaface(tmp_path):
     assert (portrait.width, portrait.look.background) == (varied.width, varied.look.background)
 
 
+def test_dataset_tool_writes_the_group_demo_and_refuses_bad_face_counts(tmp_path, capsys):
+    tool = _tool("make_synthetic_dataset")
+    assert tool.main([str(tmp_path), "--demo", "--faces", "2"]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["cartoon_group.png", "cartoon_portrait.mp4"]
+    for argv in (["--demo", "--faces", "0"], ["--faces", "2"]):
+        with pytest.raises(SystemExit):
+            tool.main([str(tmp_path / "x"), *argv])
+        assert "--faces" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_id_sampling_groups_clips_by_identity(tiny_data):
     data = FramesDataset(tiny_data, frame_shape=(64, 64, 3), id_sampling=True, num_repeats=1)
     assert len(data) == 3 and all(len(g) == 2 for g in data.groups)

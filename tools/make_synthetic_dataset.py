@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.faces < 1:
         p.error(f"--faces {args.faces}: use 1 or more")
+    if args.faces > 1 and not args.demo:
+        p.error("--faces is for the demo inputs: add --demo")
     if args.demo and args.faces > 1:
         source, driving = make_group_inputs(args.root, faces=args.faces, size=args.size or 128)
         print(f"wrote {source} and {driving}")
