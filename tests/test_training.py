@@ -365,6 +365,38 @@ def test_resume_repeats_the_uninterrupted_run(tiny_data, tmp_path):
     assert resumed.history[0] == pytest.approx(straight.history[2], rel=1e-5)
 
 
+def test_weight_averages_lag_the_weights_resume_exactly_and_are_what_gets_bundled(tiny_data, tmp_path):
+    from ppfom.training.trainer import export_weights
+
+    cfg = tiny_config(tiny_data, total_iters=3, **{"snapshot_config.interval": 2,
+                                                   "model.train_params.weight_averaging": 0.9})
+    straight = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)
+    start = straight.nets["generator"].final.weight.numpy().copy()
+    straight.run()
+    raw = straight.nets["generator"].final.weight.numpy()
+    average = straight.average.shadow["generator"]["final.weight"].numpy()
+    assert straight.average.updates == 3
+    # a weighted mean of the starting and every step's weights: strictly between start and now
+    assert not np.allclose(average, raw) and not np.allclose(average, start)
+    interrupted = Trainer(cfg, output_dir=str(tmp_path / "b"), progress=False)
+    interrupted.run(max_iters=2)
+    checkpoint = str(tmp_path / "b" / "iter_2_checkpoint.pdparams")
+    resumed = Trainer(cfg, output_dir=str(tmp_path / "b"), resume=checkpoint, progress=False)
+    assert resumed.average.updates == 2
+    resumed.run()
+    np.testing.assert_allclose(resumed.average.shadow["generator"]["final.weight"].numpy(), average, rtol=1e-5)
+    last = str(tmp_path / "b" / "iter_3_checkpoint.pdparams")
+    assert export_weights(last, str(tmp_path / "avg.pdparams"))
+    assert not export_weights(last, str(tmp_path / "raw.pdparams"), averaged=False)
+    np.testing.assert_allclose(paddle.load(str(tmp_path / "avg.pdparams"))["generator"]["final.weight"], average,
+                               rtol=1e-5)
+    np.testing.assert_allclose(paddle.load(str(tmp_path / "raw.pdparams"))["generator"]["final.weight"],
+                               resumed.nets["generator"].final.weight.numpy(), rtol=1e-5)
+    with pytest.raises(PpfomError, match="decay between 0 and 1"):
+        Trainer(tiny_config(tiny_data, **{"model.train_params.weight_averaging": 1.5}), progress=False,
+                output_dir=str(tmp_path / "c"))
+
+
 def test_train_cli_and_evaluate_cli(tiny_data, tmp_path, capsys):
     out = tmp_path / "run"
     assert train_main(["--config-file", str(TINY), "--output-dir", str(out), "-o",

@@ -4,6 +4,7 @@
         ppfom/assets/synthetic64.pdparams
 
 Drops the discriminator, Adam moments and schedule (the demo model's 9.2 MB checkpoint becomes 2.5 MB);
+takes the weight averages of runs with train_params.weight_averaging (--raw: the last step's weights);
 written atomically, so a failed run leaves the old file in place.
 """
 import argparse
@@ -12,24 +13,22 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ppfom.checkpoint import read_checkpoint, save_checkpoint
 from ppfom.errors import PpfomError
-
-KEEP = ("generator", "kp_detector")
+from ppfom.training.trainer import export_weights
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", help="a training checkpoint (tools/main.py writes iter_N_checkpoint.pdparams)")
     p.add_argument("output", help="where the inference weights go")
+    p.add_argument("--raw", action="store_true", help="the last step's weights even if averages were kept")
     args = p.parse_args(argv)
     try:
-        state = read_checkpoint(args.checkpoint)  # says what is missing from a checkpoint that is not FOM's
-        save_checkpoint({k: state[k] for k in KEEP}, args.output)
+        averaged = export_weights(args.checkpoint, args.output, averaged=not args.raw)
     except PpfomError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {args.output}")
+    print(f"wrote {args.output}" + (" (weight averages)" if averaged else ""))
     return 0
 
 

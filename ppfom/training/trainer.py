@@ -24,6 +24,7 @@ from ..config import build_discriminator, build_generator, build_kp_detector
 from ..errors import PpfomError
 from ..weights import PRUNED
 from . import distributed as dist
+from .averaging import AVERAGED, WeightAverage
 from .dataset import EpochSampler, FramesDataset
 from .model import DiscriminatorFull, GeneratorFull
 from .perceptual import build_perceptual
@@ -74,6 +75,8 @@ class Trainer:
         self._build_networks()
         self._build_data(num_workers)
         self._build_optimizers()
+        decay = float(self.train_params.get("weight_averaging") or 0)
+        self.average = WeightAverage(self.nets, decay) if decay else None
         self.iter = 0
         self.history: list[dict[str, float]] = []  # loss terms of every step of this process's run
         if resume:
@@ -177,6 +180,8 @@ class Trainer:
             values["disc_gan"] = float(disc_terms["disc_gan"].reshape([-1])[0])
         for sched in self.schedulers.values():
             sched.step()
+        if self.average:
+            self.average.update()
         self.iter += 1
         values["loss"] = sum(v for k, v in values.items() if k != "disc_gan")
         return dist.mean_over_processes(values)
@@ -215,6 +220,8 @@ class Trainer:
 
         self.initialise_trunk()
         self.autoencoder_warmup()
+        if self.average and self.average.updates == 0:
+            self.average.reset()  # average from the weights training starts with, after any warm start
         last = None
         with ProgressLog(self.output_dir, self.iter, end, enabled=self.rank == 0,
                          bar=self.progress) as progress:
@@ -300,6 +307,8 @@ class Trainer:
         state["iter"] = self.iter
         if self.pruned:
             state[PRUNED] = self.pruned
+        if self.average:
+            state["ema"] = self.average.state_dict()
         # Adam's moments are keyed by Paddle's generated parameter names, which depend on what the
         # process built before; the names in order let a resume map them onto its own parameters.
         state["param_names"] = {opt: [p.name for p in self.nets[net].parameters()]
@@ -335,6 +344,10 @@ class Trainer:
                 own = [p.name for p in self.nets[net].parameters()]
                 opt_state = _rename_accumulators(state[name], saved_names.get(name, own), own)
                 self.optimizers[name].set_state_dict(opt_state)
+        if self.average and "ema" in state:
+            self.average.set_state_dict(state["ema"])
+        elif self.average:
+            self.average.reset()  # a checkpoint trained without averages: start them from its weights
         if "iter" in state:
             self.iter = int(state["iter"])
         elif "epoch" in state:
@@ -418,7 +431,14 @@ def check_config(cfg: dict) -> None:
             node = node[key]
 
 
-def export_weights(checkpoint: str, target: str) -> None:
-    """Keep only what animation needs (``generator``, ``kp_detector``): a third of a training checkpoint."""
+def export_weights(checkpoint: str, target: str, averaged: bool = True) -> bool:
+    """Keep only what animation needs (``generator``, ``kp_detector``): a third of a training checkpoint.
+
+    Takes the weight averages when the checkpoint has them (``train_params.weight_averaging``) unless
+    ``averaged`` is False; returns whether it did.
+    """
     state = read_checkpoint(checkpoint)
-    save_checkpoint({k: state[k] for k in ("generator", "kp_detector")}, target)
+    use_average = averaged and "ema" in state
+    source = state["ema"] if use_average else state
+    save_checkpoint({k: source[k] for k in AVERAGED}, target)
+    return use_average
