@@ -187,6 +187,25 @@ def test_equivariance_losses_vanish_for_consistent_keypoints():
     assert float(losses.equivariance_jacobian(kp, kp, t)) == pytest.approx(0, abs=1e-6)
 
 
+def test_keypoint_separation_pushes_close_pairs_apart_and_ignores_far_ones():
+    kp = {"value": paddle.to_tensor([[[0.0, 0.0], [0.1, 0.0], [0.9, 0.9]]], stop_gradient=False)}
+    loss = losses.keypoint_separation(kp, 0.2)
+    assert float(loss) == pytest.approx(0.04 - 0.01, abs=1e-6)  # only the first pair is closer than 0.2
+    loss.backward()
+    grad = kp["value"].grad.numpy()[0]
+    assert grad[0, 0] > 0 > grad[1, 0]  # descending moves the close pair apart along x
+    assert np.allclose(grad[2], 0)
+    far = {"value": paddle.to_tensor([[[-0.5, 0.0], [0.5, 0.0]]])}
+    assert float(losses.keypoint_separation(far, 0.2)) == 0
+
+
+def test_keypoint_separation_is_a_training_term_when_weighted(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.keypoint_separation": 1,
+                                    "model.train_params.keypoint_distance": 0.5})
+    trainer = Trainer(cfg, output_dir=str(tmp_path), progress=False)
+    assert trainer.step(next(trainer.loader()))["keypoint_separation"] > 0
+
+
 def test_vgg19_weights_in_paddlegan_layout_load(tmp_path):
     from paddle.vision.models import vgg19
 

@@ -114,6 +114,18 @@ def equivariance_jacobian(kp_driving: dict, kp_transformed: dict, transform: Ran
     return paddle.abs(eye - value).mean()
 
 
+def keypoint_separation(kp: dict, distance: float) -> paddle.Tensor:
+    """Not in FOM (face-vid2vid's keypoint prior): pairs of keypoints closer than ``distance`` (in
+    [-1, 1] units) are pushed apart, so that they spread over the parts that move on their own
+    (eyes, mouth) instead of clustering where the whole head's motion is easiest to read."""
+    value = kp["value"]  # (batch, K, 2)
+    diff = value.unsqueeze(2) - value.unsqueeze(1)
+    squared = (diff * diff).sum(-1)  # (batch, K, K); the diagonal is 0 and adds a constant
+    num_kp = value.shape[1]
+    off_diagonal = 1 - paddle.eye(num_kp, dtype=value.dtype)
+    return (F.relu(distance * distance - squared) * off_diagonal).sum([1, 2]).mean() / 2
+
+
 def generator_gan_loss(fake_maps: dict, scales: Sequence) -> paddle.Tensor:
     return sum(((1 - fake_maps[f"prediction_map_{s}"]) ** 2).mean() for s in scales)
 

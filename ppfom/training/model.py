@@ -57,6 +57,10 @@ class GeneratorFull(nn.Layer):
             out.update(self._gan_terms(real, fake, kp_driving))
         if float(w.get("equivariance_value", 0)) or float(w.get("equivariance_jacobian", 0)):
             out.update(self._equivariance_terms(driving, kp_driving, rng))
+        if float(w.get("keypoint_separation", 0)):  # not in FOM: see losses.keypoint_separation
+            distance = float(self.train_params.get("keypoint_distance", 0.2))
+            out["keypoint_separation"] = float(w["keypoint_separation"]) * losses.keypoint_separation(
+                kp_driving, distance)
         return out, generated
 
     def _gan_terms(self, real: dict, fake: dict, kp_driving: dict) -> dict[str, paddle.Tensor]:
