@@ -284,3 +284,17 @@ def test_streamed_bodies_are_counted_against_their_declared_length():
             await limited()
 
     asyncio.run(read_twice())
+
+
+def test_web_cli_without_weights_offline_points_at_the_demo(tmp_path, monkeypatch, capsys):
+    from ppfom.web.__main__ import main as web_main
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setenv("PPFOM_HOME", str(tmp_path))
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert web_main(["--port", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: could not download vox-cpk.pdparams") and "--demo" in err
+    assert len(err.splitlines()) == 1

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         server = create_server(predictors, args.host, args.port, args.max_upload_mb, args.keep_minutes * 60,
                                live=LiveHub(LiveModels(live_entries(args), backend=args.backend)))
     except PpfomError as err:
-        print(f"error: {err}", file=sys.stderr)
+        offline = " (offline: --demo serves the bundled cartoon model)" if args.weight_path is None else ""
+        print(f"error: {err}{offline}", file=sys.stderr)
         return 1
     except OSError as err:
         print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror}: choose another --port",
