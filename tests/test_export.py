@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from media import read_video, write_video
 from ppfom import PpfomError
 from ppfom.exported.backends.paddle_inference import PaddleInferenceSession
 from ppfom.exported.export_cli import export_checkpoint, main, parse_inputs_size
@@ -59,6 +60,32 @@ def test_exported_graphs_match_dygraph(exported):
              (got_enc[1], ref["down"]), (got, ref["prediction"])]
     for actual, reference in pairs:
         np.testing.assert_allclose(actual, reference.numpy(), atol=TOL, rtol=0)
+
+
+def test_fom_infer_reads_the_driving_face_through_a_box_unless_told_not_to(exported, tmp_path, monkeypatch, capsys):
+    import cv2
+    from faces_media import astronaut, carphone, wide_shot
+
+    from ppfom.exported import infer_cli
+
+    _, folder = exported
+    frames, _ = wide_shot(carphone()[:24])
+    video = write_video(tmp_path / "wide.mp4", frames, fps=25)
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), astronaut()[:, :, ::-1])
+    seen = []
+    animate = infer_cli._animate_video
+    monkeypatch.setattr(infer_cli, "_animate_video", lambda animator, size, reader, *rest: (
+        seen.append(reader.size), animate(animator, size, reader, *rest)))
+    args = ["--model_path", str(Path(folder).parent), "--source_path", str(photo), "--driving_path", video]
+    assert infer_cli.main(args + ["--output_path", str(tmp_path / "auto")]) == 0
+    assert "cropped to the face" in capsys.readouterr().out
+    assert infer_cli.main(args + ["--output_path", str(tmp_path / "off"), "--crop_driving", "off"]) == 0
+    assert "cropped" not in capsys.readouterr().out
+    side = seen[0][0]
+    assert seen == [(side, side), (640, 360)] and side < 360
+    auto, off = (read_video(tmp_path / name / "wide.mp4")[0] for name in ("auto", "off"))
+    assert auto.shape == off.shape == (24, 64, 64, 3)  # every frame, at the model's size
 
 
 def test_export_refuses_weights_that_do_not_fit(tmp_path, capsys):
