@@ -206,6 +206,30 @@ def test_keypoint_separation_is_a_training_term_when_weighted(tiny_data, tmp_pat
     assert trainer.step(next(trainer.loader()))["keypoint_separation"] > 0
 
 
+def test_change_weighted_pixel_loss_counts_errors_where_the_frame_changed_more():
+    real = np.zeros((1, 3, 4, 4), np.float32)
+    real[:, :, 0, 0] = 1.0  # the only pixel the motion changed (the source is all zeros)
+    miss_still = real.copy()
+    miss_still[:, :, 3, 3] = 0.5  # the same error on a still pixel
+    pair = [{"s": paddle.to_tensor(x)} for x in (real * 0.5, real, np.zeros_like(real))]
+    miss_still = paddle.to_tensor(miss_still)
+    plain = losses.pixel_loss(pair[0], pair[1]).item()
+    assert losses.pixel_loss(pair[0], pair[1], pair[2], 0.0).item() == pytest.approx(plain)
+    weighted = losses.pixel_loss(pair[0], pair[1], pair[2], 4.0).item()
+    assert weighted == pytest.approx(5 * plain)  # weight 1 + 4 * |real - source| = 5 there
+    assert losses.pixel_loss({"s": miss_still}, pair[1], pair[2], 4.0).item() == pytest.approx(plain)
+
+
+def test_pixel_change_weight_is_a_training_setting(tiny_data, tmp_path):
+    def pixel_term(weight):
+        cfg = tiny_config(tiny_data, **{"model.train_params.pixel_change_weight": weight,
+                                        "model.train_params.loss_weights.pixel": 1})
+        trainer = Trainer(cfg, output_dir=str(tmp_path / str(weight)), progress=False)
+        return trainer.step(next(trainer.loader()))["pixel"]
+
+    assert pixel_term(10) > pixel_term(0)
+
+
 def test_vgg19_weights_in_paddlegan_layout_load(tmp_path):
     from paddle.vision.models import vgg19
 

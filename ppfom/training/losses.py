@@ -48,9 +48,20 @@ def perceptual_loss(features: nn.Layer, generated: dict, real: dict, weights: Se
     return total
 
 
-def pixel_loss(generated: dict, real: dict) -> paddle.Tensor:
-    """Mean |generated - real| summed over the pyramid's scales."""
-    return paddle.add_n([paddle.abs(generated[k] - real[k].detach()).mean().reshape([1]) for k in generated])
+def pixel_loss(generated: dict, real: dict, source: dict | None = None, change_weight: float = 0.0) -> paddle.Tensor:
+    """Mean |generated - real| summed over the pyramid's scales.
+
+    With ``change_weight`` k > 0 (not in FOM) each pixel's error is weighted by 1 + k |real - source|
+    (mean over channels): what the motion changed (an opening mouth, a moved outline) outweighs the
+    still background, which is most of a frame and easy to copy."""
+    terms = []
+    for key, image in generated.items():
+        error = paddle.abs(image - real[key].detach())
+        if change_weight and source is not None:
+            change = paddle.abs(real[key] - source[key]).mean(axis=1, keepdim=True).detach()
+            error = error * (1 + change_weight * change)
+        terms.append(error.mean().reshape([1]))
+    return paddle.add_n(terms)
 
 
 class RandomTransform:

@@ -52,7 +52,9 @@ class GeneratorFull(nn.Layer):
         if sum(perceptual_weights):
             out["perceptual"] = losses.perceptual_loss(self.perceptual, fake, real, perceptual_weights)
         if float(w.get("pixel", 0)):  # not in FOM: helps edge-tuned or missing VGG weights keep colours
-            out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real)
+            change_weight = float(self.train_params.get("pixel_change_weight", 0))
+            source_pyramid = self.pyramid(source.detach()) if change_weight else None
+            out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real, source_pyramid, change_weight)
         if float(w.get("generator_gan", 0)):
             out.update(self._gan_terms(real, fake, kp_driving))
         if float(w.get("equivariance_value", 0)) or float(w.get("equivariance_jacobian", 0)):
