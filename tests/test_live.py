@@ -118,3 +118,17 @@ def test_unknown_and_missing_models_are_one_line(tmp_path):
         models.load("mobile")
     with pytest.raises(PpfomError, match="unknown"):
         models.load("nope")
+
+
+def test_warm_loads_the_default_model_in_the_background_and_keeps_errors_for_the_session(tmp_path):
+    from ppfom.live.models import default_entries
+
+    models = LiveModels(default_entries(mobile_weights=str(tmp_path / "none.pdparams"),
+                                        vox_weights=str(tmp_path / "none.pdparams")), backend="dygraph")
+    assert models.default() == "demo" and not models.is_loaded("demo")
+    models.warm().join(timeout=120)
+    assert models.is_loaded("demo")
+    models.warm("mobile").join(timeout=10)  # missing weights: nothing raised here, nothing loaded
+    assert not models.is_loaded("mobile")
+    with pytest.raises(PpfomError, match="weights missing"):
+        models.load("mobile")

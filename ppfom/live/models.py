@@ -8,6 +8,7 @@ line, and listed as missing otherwise, with the fix.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from ..checkpoint import PUBLISHED_WEIGHTS, default_cache_dir
 from ..config import RELEASED, config_dir, load_config
 from ..errors import PpfomError
 
+log = logging.getLogger("ppfom.live")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEMO = "demo"
 
@@ -129,6 +131,24 @@ class LiveModels:
                 kp, gen = load_networks(cfg, entry.weights, inference=True)
                 self._loaded[name] = LoadedModel(entry, cfg, kp, gen, self.backend)
             return self._loaded[name]
+
+    def is_loaded(self, name: str) -> bool:
+        with self._lock:
+            return name in self._loaded
+
+    def warm(self, name: str | None = None) -> threading.Thread:
+        """Load ``name`` (default: :meth:`default`) and build an animator in the background, so the
+        first live frame does not pay for reading weights and exporting graphs. Errors are left to
+        the session that chooses the model, which reports them."""
+        def work() -> None:
+            try:
+                self.load(name or self.default()).animator(relative=True, adapt_scale=True)
+            except Exception as err:  # noqa: BLE001 - reported again, in one line, when the model is chosen
+                log.info("warming the live model failed: %s", err)
+
+        thread = threading.Thread(target=work, name="ppfom-live-warm", daemon=True)
+        thread.start()
+        return thread
 
     def add(self, model: LoadedModel) -> None:
         """Put an already built model in the catalog (benchmarks: seeded weights)."""

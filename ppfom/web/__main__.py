@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                             face_enhancement_weights=args.face_enhancement_weights)
     try:
         predictors(Options())
+        live_models = LiveModels(live_entries(args), backend=args.backend)
         server = create_server(predictors, args.host, args.port, args.max_upload_mb, args.keep_minutes * 60,
-                               live=LiveHub(LiveModels(live_entries(args), backend=args.backend)))
+                               live=LiveHub(live_models))
     except PpfomError as err:
         offline = " (offline: --demo serves the bundled cartoon model)" if args.weight_path is None else ""
         print(f"error: {err}{offline}", file=sys.stderr)
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C, deleting the uploads
+    live_models.warm()  # the default live model loads while the page is opened
     print(f"ppfom web page: {server.url}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
