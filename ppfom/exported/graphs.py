@@ -71,6 +71,8 @@ class _SourceEncoderGraph(nn.Layer):
     def forward(self, source):
         motion = self.generator.dense_motion_network
         down = motion.downsample(source) if motion is not None else source
+        if down is source:  # a graph output that is its own input breaks Paddle Inference's name analysis
+            down = paddle.assign(source)
         return self.generator.encode(source), down
 
 
