@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C, deleting the uploads
-    live_models.warm()  # the default live model loads while the page is opened
+    warming = live_models.warm()  # the default live model loads while the page is opened
     print(f"ppfom web page: {server.url}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped; uploads and results deleted", file=sys.stderr)
     finally:
         server.server_close()
+        warming.join()  # paddle aborts the process if it exits while a thread is still loading a model
     return 0
 
 
