@@ -70,3 +70,24 @@ def test_arm_models_are_written_for_android(lite_models, tmp_path):
                    check=True, capture_output=True)
     assert sorted(p.name for p in (tmp_path / "out" / "arm").iterdir()) == [
         "generator.nb", "kp_detector.nb", "source_encoder.nb"]
+
+
+def test_lite_x86_runs_the_bundled_demo_model(lite_models, tmp_path):
+    """The bundled model's source encoder passes the source through (its motion network runs at full
+    size); the .nb files must still give dygraph's outputs."""
+    from ppfom.config import load_config
+
+    _, _, python = lite_models
+    assets = ROOT / "ppfom" / "assets"
+    config, weights = assets / "synthetic64.yaml", assets / "synthetic64.pdparams"
+    subprocess.run(["bash", str(LITE / "build_lite.sh"), str(config), str(weights), str(tmp_path / "out"), "64", "x86"],
+                   check=True, capture_output=True)
+    kp_detector, generator = load_networks(load_config(config), str(weights))
+    ref = dygraph_reference(kp_detector, generator)
+    np.savez(tmp_path / "inputs.npz", **{"source_encoder/0": ref["source"], **{
+        f"generator/{i}": a for i, a in enumerate(ref["generator_inputs"])}})
+    subprocess.run([str(python), str(LITE / "run_lite.py"), str(tmp_path / "out" / "x86"), str(tmp_path / "inputs.npz"),
+                    str(tmp_path / "outputs.npz")], check=True, capture_output=True, env={**os.environ, "GLOG_v": "0"})
+    got = np.load(tmp_path / "outputs.npz")
+    np.testing.assert_allclose(got["source_encoder/1"], ref["source"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(got["generator/0"], ref["prediction"].numpy(), atol=TOL, rtol=0)
