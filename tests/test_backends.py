@@ -260,3 +260,28 @@ def test_openvino_import_failures_say_what_happened(cause, installed, expected, 
     else:
         with pytest.raises(PpfomError, match=expected):
             backend._core.__wrapped__()
+
+
+@pytest.fixture(scope="module")
+def pixel_skip_model():
+    """A generator that blends in the warped source (``pixel_skip``), its source carried with the features."""
+    gen_cfg = {"block_expansion": 8, "max_features": 16, "num_down_blocks": 0, "num_bottleneck_blocks": 2,
+               "estimate_occlusion_map": True, "inference_border": 0, "pixel_skip": True,
+               "dense_motion_params": {"block_expansion": 8, "max_features": 16, "num_blocks": 2, "scale_factor": 1}}
+    kp_cfg = {"temperature": 0.1, "block_expansion": 8, "max_features": 16, "scale_factor": 0.5, "num_blocks": 2}
+    cfg = {"model": {"common_params": {"num_kp": 10, "num_channels": 3, "estimate_jacobian": True},
+                     "generator": {"kp_detector_cfg": kp_cfg, "generator_cfg": gen_cfg}}}
+    paddle.seed(4)
+    kp, gen = build_kp_detector(cfg), build_generator(cfg, inference=True)
+    gen.skip_mask.weight.set_value(paddle.randn(gen.skip_mask.weight.shape) * 0.5)  # a mask that varies
+    kp.eval()
+    gen.eval()
+    return cfg, kp, gen
+
+
+@pytest.mark.parametrize("backend", EXPORTED)
+def test_pixel_skip_model_matches_dygraph(pixel_skip_model, clip, backend):
+    cfg, kp, gen = pixel_skip_model
+    expected = _animate(Animator(kp, gen, True, True), clip)
+    animator = create_animator(backend, kp, gen, True, True, cfg=cfg, image_size=(64, 64), precision="fp32")
+    np.testing.assert_allclose(_animate(animator, clip), expected, atol=TOL, rtol=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import paddle
 import pytest
 
-from ppfom import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator
+from ppfom import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator, PpfomError
 
 
 def _layout(layer: paddle.nn.Layer) -> list:
@@ -66,3 +66,56 @@ def test_inference_border_is_configurable(param_manifest, border, same_as_traini
         a = trained(x, kp_driving=kp, kp_source=kp_source)["prediction"]
         b = infer(x, kp_driving=kp, kp_source=kp_source)["prediction"]
     assert bool(paddle.allclose(a, b, atol=1e-6)) == same_as_training
+
+
+SKIP_GEN = {"block_expansion": 8, "max_features": 16, "num_down_blocks": 0, "num_bottleneck_blocks": 1,
+            "estimate_occlusion_map": True, "inference_border": 0,
+            "dense_motion_params": {"block_expansion": 8, "max_features": 16, "num_blocks": 2, "scale_factor": 1}}
+SKIP_COMMON = {"num_kp": 4, "num_channels": 3, "estimate_jacobian": True}
+
+
+def _skip_pair() -> tuple[OcclusionAwareGenerator, OcclusionAwareGenerator]:
+    """A generator with ``pixel_skip`` and the same weights without it."""
+    paddle.seed(1)
+    skip = OcclusionAwareGenerator(**SKIP_GEN, **SKIP_COMMON, pixel_skip=True)
+    plain = OcclusionAwareGenerator(**SKIP_GEN, **SKIP_COMMON)
+    plain.set_state_dict({k: v for k, v in skip.state_dict().items() if not k.startswith("skip_mask")})
+    skip.eval()
+    plain.eval()
+    return skip, plain
+
+
+def _kp(num_kp: int, seed: int) -> dict:
+    paddle.seed(seed)
+    return {"value": paddle.rand([1, num_kp, 2]) * 1.2 - 0.6,
+            "jacobian": paddle.eye(2).reshape([1, 1, 2, 2]).expand([1, num_kp, 2, 2])}
+
+
+def test_pixel_skip_starts_halfway_between_the_warped_source_and_the_decoded_frame():
+    skip, plain = _skip_pair()
+    source = paddle.rand([1, 3, 32, 32])
+    kp_source, kp_driving = _kp(4, 2), _kp(4, 3)
+    with paddle.no_grad():
+        decoded = plain(source, kp_driving, kp_source)
+        blended = skip(source, kp_driving, kp_source)
+    expected = (decoded["prediction"] + decoded["deformed"]) / 2
+    assert float((blended["prediction"] - expected).abs().max()) < 1e-5
+    assert float((decoded["prediction"] - decoded["deformed"]).abs().mean()) > 0.01  # the two differ
+
+
+@pytest.mark.parametrize("bias, follows", [(30.0, "warped source"), (-30.0, "decoder")])
+def test_pixel_skip_mask_chooses_between_the_warped_source_and_the_decoder(bias, follows):
+    skip, plain = _skip_pair()
+    skip.skip_mask.bias.set_value(paddle.full([1], bias))
+    source = paddle.rand([1, 3, 32, 32])
+    kp = _kp(4, 2)
+    with paddle.no_grad():
+        got = skip(source, kp, kp)["prediction"]  # no motion: the warped source is the source
+        decoded = plain(source, kp, kp)["prediction"]
+    expected = source if follows == "warped source" else decoded
+    assert float((got - expected).abs().max()) < 1e-4
+
+
+def test_pixel_skip_needs_features_at_full_resolution():
+    with pytest.raises(PpfomError, match="pixel_skip needs num_down_blocks: 0"):
+        OcclusionAwareGenerator(**{**SKIP_GEN, "num_down_blocks": 1}, **SKIP_COMMON, pixel_skip=True)

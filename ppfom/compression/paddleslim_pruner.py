@@ -83,10 +83,10 @@ class _GeneratorConvs(nn.Layer):
 
     def forward(self, source, motion_input=None):
         g = self.net
-        out = g.bottleneck(g.encode(source))
+        out = g.bottleneck(g.split_skip(g.encode(source))[0])
         for block in g.up_blocks:
             out = block(out)
-        heads = [g.final(out)]
+        heads = [g.final(out)] + ([g.skip_mask(out)] if g.pixel_skip else [])
         motion = g.dense_motion_network
         if motion is not None:
             features = motion.hourglass(motion_input)
