@@ -392,6 +392,23 @@ def test_warm_start_copies_what_fits_and_starts_at_iteration_zero(tiny_data, tmp
     assert np.array_equal(trainer.nets["generator"].final.weight.numpy(), donor.nets["generator"].final.weight.numpy())
 
 
+def test_warm_start_takes_a_checkpoints_weight_averages(tiny_data, tmp_path):
+    """The averages are the model a checkpoint bundles; the discriminator has none and comes raw."""
+    cfg = tiny_config(tiny_data, **{"model.train_params.weight_averaging": 0.9})
+    donor = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)
+    donor.step(next(donor.loader()))
+    donor.average.update()
+    path = donor.save()
+    trainer = Trainer(tiny_config(tiny_data), output_dir=str(tmp_path / "b"), progress=False)
+    trainer.warm_start(path)
+    average = donor.average.shadow["generator"]["final.weight"].numpy()
+    assert not np.allclose(average, donor.nets["generator"].final.weight.numpy())
+    np.testing.assert_array_equal(trainer.nets["generator"].final.weight.numpy(), average)
+    for name in ("kp_detector", "discriminator"):
+        got, want = trainer.nets[name].state_dict(), (donor.average.shadow.get(name) or donor.nets[name].state_dict())
+        assert all(np.array_equal(got[k].numpy(), want[k].numpy()) for k in got)
+
+
 def test_resume_repeats_the_uninterrupted_run(tiny_data, tmp_path):
     cfg = tiny_config(tiny_data, total_iters=3, **{"snapshot_config.interval": 2})
     straight = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)

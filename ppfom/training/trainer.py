@@ -363,8 +363,15 @@ class Trainer:
 
         A new architecture that shares parts with a trained one (the keypoint detector, the
         motion network, the generator's first layers) then need not learn those from scratch.
+        A checkpoint with weight averages gives its averages (what it would bundle) for the networks
+        they cover.
         """
-        state = read_checkpoint(path)
+        state = dict(read_checkpoint(path))
+        averages = state.get("ema") or {}
+        for name in AVERAGED:
+            if isinstance(averages.get(name), dict):
+                state[name] = averages[name]
+                log.info("warm start: %s from the checkpoint's weight averages", name)
         copied = total = 0
         for name, net in self.nets.items():
             own = net.state_dict()
