@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from PIL import Image
 from ppfom import synthetic
 from ppfom.config import load_config
 from ppfom.errors import PpfomError
-from ppfom.training import losses
+from ppfom.training import losses, regions
 from ppfom.training.cli import apply_overrides, evaluate_main, train_main
 from ppfom.training.dataset import EpochSampler, FramesDataset, identity_of, read_video
 from ppfom.training.evaluation import evaluate
@@ -218,6 +219,77 @@ def test_change_weighted_pixel_loss_counts_errors_where_the_frame_changed_more()
     weighted = losses.pixel_loss(pair[0], pair[1], pair[2], 4.0).item()
     assert weighted == pytest.approx(5 * plain)  # weight 1 + 4 * |real - source| = 5 there
     assert losses.pixel_loss({"s": miss_still}, pair[1], pair[2], 4.0).item() == pytest.approx(plain)
+
+
+def test_region_mask_boxes_both_eyes_and_the_mouth_at_any_frame_size():
+    ident = synthetic.random_identity(np.random.default_rng(3), "varied")
+    pose = {"x": 0.5, "y": 0.5, "roll": 0.2, "scale": 1.0, "yaw": 0.1, "eyes": 0.9, "mouth": 0.8}
+    marks = synthetic.landmarks(ident, pose, 64)
+    mask = regions.region_mask(marks, (64, 64))
+    for x, y in [marks[0], marks[1], (marks[3] + marks[4]) / 2]:
+        assert mask[round(y), round(x)] == 255
+    assert mask[0, 0] == mask[63, 63] == 0 and 0.02 < (mask > 0).mean() < 0.25
+    # landmarks kept at 32 pixels, frames read at 64: the same boxes, within a pixel
+    half = regions.region_mask(synthetic.landmarks(ident, pose, 32), (64, 64), scale=2.0)
+    assert np.abs(half.astype(int) - mask).mean() / 255 < 0.02
+    assert not regions.region_mask(np.full((5, 2), np.nan), (64, 64)).any()
+
+
+def test_face_regions_move_with_the_flip_and_skip_the_colour_jitter(tiny_data):
+    jitter = {"name": "PairedColorJitter", "brightness": 0.5, "hue": 0.3}
+    still = FramesDataset(tiny_data, frame_shape=(64, 64, 3), face_regions=True, transforms=[jitter])
+    flipped = FramesDataset(tiny_data, frame_shape=(64, 64, 3), face_regions=True,
+                            transforms=[{"name": "PairedRandomHorizontalFlip", "prob": 1.0}, jitter])
+    plain = FramesDataset(tiny_data, frame_shape=(64, 64, 3))
+    a, b = still[3], flipped[3]
+    assert set(a["regions"].ravel()) == {0.0, 1.0} and a["regions"].shape == (1, 64, 64)
+    np.testing.assert_array_equal(b["regions"], a["regions"][:, :, ::-1])
+    # asking for regions leaves the frames of a key as they were
+    np.testing.assert_array_equal(plain[3]["driving"], FramesDataset(tiny_data, frame_shape=(64, 64, 3),
+                                                                     face_regions=True)[3]["driving"])
+
+
+def test_region_weighted_pixel_loss_counts_errors_in_the_regions_more():
+    real = paddle.zeros([1, 3, 4, 4])
+    mask = np.zeros((1, 1, 4, 4), np.float32)
+    mask[..., :2, :2] = 1
+    miss_inside, miss_outside = np.zeros((1, 3, 4, 4), np.float32), np.zeros((1, 3, 4, 4), np.float32)
+    miss_inside[..., 0, 0] = miss_outside[..., 3, 3] = 1
+    def loss(miss, weight):
+        return losses.pixel_loss({"s": paddle.to_tensor(miss)}, {"s": real}, regions=paddle.to_tensor(mask),
+                                 region_weight=weight).item()
+    assert loss(miss_inside, 0) == pytest.approx(loss(miss_outside, 0))
+    assert loss(miss_inside, 4) == pytest.approx(5 * loss(miss_outside, 4))
+    # a coarser pyramid level sees the mask averaged down: half the 2x2 block is the region
+    coarse = losses.pixel_loss({"s": paddle.ones([1, 3, 2, 2])}, {"s": paddle.zeros([1, 3, 2, 2])},
+                               regions=paddle.to_tensor(mask), region_weight=4).item()
+    assert coarse == pytest.approx((5 + 1 + 1 + 1) / 4)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_region_weight_is_a_training_setting(tiny_data, tmp_path, workers):
+    def pixel_term(weight):
+        cfg = tiny_config(tiny_data, **{"model.train_params.region_weight": weight,
+                                        "model.train_params.loss_weights.pixel": 1})
+        trainer = Trainer(cfg, output_dir=str(tmp_path / str(weight)), progress=False, num_workers=workers)
+        batch = next(trainer.loader())
+        assert ("regions" in batch) == (weight > 0)
+        return trainer.step(batch)["pixel"]
+
+    assert pixel_term(10) > pixel_term(0)
+
+
+def test_region_weight_without_landmark_files_is_a_user_error(tmp_path):
+    synthetic.make_dataset(str(tmp_path), size=64, identities=(1, 1), clips_per_identity=1, num_frames=4)
+    cfg = tiny_config(str(tmp_path), **{"model.train_params.region_weight": 5})
+    trainer = Trainer(cfg, output_dir=str(tmp_path / "out"), progress=False)
+    marks = min((tmp_path / "landmarks" / "train").iterdir())
+    np.save(marks, np.zeros((4, 3)))
+    with pytest.raises(PpfomError, match="not \\(frames, 5, 2\\)"):
+        next(trainer.loader())
+    shutil.rmtree(tmp_path / "landmarks")
+    with pytest.raises(PpfomError, match="region_weight needs landmarks.*set region_weight to 0"):
+        next(trainer.loader())
 
 
 def test_pixel_change_weight_is_a_training_setting(tiny_data, tmp_path):

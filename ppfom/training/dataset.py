@@ -22,6 +22,7 @@ from PIL import Image
 
 from .. import frames as fr
 from ..errors import PpfomError
+from .regions import MissingLandmarks, load_landmarks, region_mask
 from .transforms import Compose
 
 log = logging.getLogger("ppfom.training")
@@ -94,6 +95,20 @@ def read_video(path: str, frame_shape: Sequence[int], indices: Sequence[int] | N
     return [fr.resize(f, size) for f in frames]
 
 
+def native_width(path: str, frame_shape: Sequence[int]) -> int:
+    """A video's frame width before resizing (landmark files are in those pixels)."""
+    if os.path.isdir(path):
+        with Image.open(_frame_files(path)[0]) as im:
+            return im.size[0]
+    if path.lower().endswith(STRIP_EXTENSIONS):
+        with Image.open(path) as im:
+            return round(im.size[1] * frame_shape[1] / frame_shape[0])  # as _split_strip cuts it
+    from ..video import VideoReader
+
+    with VideoReader(path, label="training video", option="dataset.train.dataroot") as reader:
+        return next(iter(reader)).shape[1]
+
+
 def count_frames(path: str, frame_shape: Sequence[int]) -> int:
     if os.path.isdir(path):
         return len(_frame_files(path))
@@ -103,14 +118,17 @@ def count_frames(path: str, frame_shape: Sequence[int]) -> int:
 class FramesDataset:
     """Pairs (source, driving) of frames of one video, as FOM trains on them.
 
-    ``dataset[key]`` returns ``{'source': CHW, 'driving': CHW}`` float32 in [0, 1].
-    Arguments are PaddleGAN's ``dataset.train`` keys. An unreadable video is
+    ``dataset[key]`` returns ``{'source': CHW, 'driving': CHW}`` float32 in [0, 1];
+    with ``face_regions`` also ``'regions'``, a 1xHxW mask of the driving frame's
+    eyes and mouth (:mod:`.regions`). Other arguments are PaddleGAN's
+    ``dataset.train`` keys. An unreadable video is
     logged with its path and never sampled again; the sample comes from another.
     """
 
     def __init__(self, dataroot: str, frame_shape: Sequence[int] = (256, 256, 3), phase: str = "train",
                  id_sampling: bool = False, num_repeats: int = 1, time_flip: bool = False,
-                 transforms: Sequence[dict] | None = None, seed: int = 0, **unused):
+                 transforms: Sequence[dict] | None = None, seed: int = 0, face_regions: bool = False,
+                 **unused):
         self.root = str(dataroot)
         self.frame_shape = tuple(int(v) for v in frame_shape)
         self.phase = phase
@@ -121,6 +139,7 @@ class FramesDataset:
         self.time_flip = bool(time_flip)
         self.transform = Compose(transforms)
         self.seed = int(seed)
+        self.face_regions = bool(face_regions)
         self.bad: set[str] = set()
 
     def _groups(self) -> list[list[str]]:
@@ -142,6 +161,8 @@ class FramesDataset:
             video = candidates[rng.integers(len(candidates))]
             try:
                 pair = self._pair(video, rng)
+            except MissingLandmarks:
+                raise
             except (PpfomError, OSError, ValueError) as err:
                 log.warning("skipping unreadable video '%s': %s", video, err)
                 self.bad.add(video)
@@ -162,10 +183,21 @@ class FramesDataset:
         indices = np.sort(rng.choice(n, size=2, replace=n < 2))
         pair = read_video(video, self.frame_shape, [int(i) for i in indices])
         if self.time_flip and rng.random() < 0.5:
-            pair = pair[::-1]
-        pair = self.transform(list(pair), rng)
-        source, driving = fr.to_nchw(np.stack(pair))
-        return {"source": source, "driving": driving}
+            pair, indices = pair[::-1], indices[::-1]
+        masks = [self._regions(video, int(indices[1]))] if self.face_regions else []
+        out = self.transform(list(pair), rng, masks)
+        source, driving = fr.to_nchw(np.stack(out[:2]))
+        item = {"source": source, "driving": driving}
+        if masks:
+            item["regions"] = (out[2][None] > 127).astype(np.float32)
+        return item
+
+    def _regions(self, video: str, index: int) -> np.ndarray:
+        marks = load_landmarks(self.root, self.phase, video)
+        if index >= len(marks):
+            raise MissingLandmarks(f"the landmark file of '{video}' has {len(marks)} frames, the video more: "
+                                   "remake it")
+        return region_mask(marks[index], self.frame_shape[:2], self.frame_shape[1] / native_width(video, self.frame_shape))
 
 
 def find_split(root: str, phase: str) -> list[str]:

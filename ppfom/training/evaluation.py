@@ -18,6 +18,7 @@ import paddle
 from .. import frames as fr
 from .. import weights
 from .dataset import find_split, read_video
+from .regions import landmark_file
 
 LandmarkFn = Callable[[np.ndarray], np.ndarray]  # NCHW [0, 1] -> (N, K, 2) pixels
 
@@ -118,8 +119,7 @@ def _add_distances(total: float, count: int, a: np.ndarray, b: np.ndarray) -> tu
 
 def _true_landmarks(root: str, phase: str, video: str) -> np.ndarray | None:
     """Landmarks written by :mod:`ppfom.synthetic` beside the dataset, if any."""
-    name = os.path.splitext(os.path.basename(video))[0] if not os.path.isdir(video) else os.path.basename(video)
-    path = os.path.join(root, "landmarks", phase, name + ".npy")
+    path = landmark_file(root, phase, video)
     return np.load(path) if os.path.isfile(path) else None
 
 

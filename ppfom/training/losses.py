@@ -48,18 +48,24 @@ def perceptual_loss(features: nn.Layer, generated: dict, real: dict, weights: Se
     return total
 
 
-def pixel_loss(generated: dict, real: dict, source: dict | None = None, change_weight: float = 0.0) -> paddle.Tensor:
+def pixel_loss(generated: dict, real: dict, source: dict | None = None, change_weight: float = 0.0,
+               regions: paddle.Tensor | None = None, region_weight: float = 0.0) -> paddle.Tensor:
     """Mean |generated - real| summed over the pyramid's scales.
 
     With ``change_weight`` k > 0 (not in FOM) each pixel's error is weighted by 1 + k |real - source|
     (mean over channels): what the motion changed (an opening mouth, a moved outline) outweighs the
-    still background, which is most of a frame and easy to copy."""
+    still background, which is most of a frame and easy to copy. With ``region_weight`` r > 0 and a
+    Bx1xHxW 0/1 mask ``regions`` (eyes and mouth, :mod:`.regions`) it is also weighted by 1 + r there
+    (the mask averaged down to each scale)."""
     terms = []
     for key, image in generated.items():
         error = paddle.abs(image - real[key].detach())
         if change_weight and source is not None:
             change = paddle.abs(real[key] - source[key]).mean(axis=1, keepdim=True).detach()
             error = error * (1 + change_weight * change)
+        if region_weight and regions is not None:
+            mask = regions if regions.shape[2:] == image.shape[2:] else F.adaptive_avg_pool2d(regions, image.shape[2:])
+            error = error * (1 + region_weight * mask)
         terms.append(error.mean().reshape([1]))
     return paddle.add_n(terms)
 

@@ -36,8 +36,9 @@ class GeneratorFull(nn.Layer):
         self.pyramid = losses.ImagePyramid(train_params["scales"], generator.num_channels)
         self.disc_scales = discriminator.scales
 
-    def forward(self, source: paddle.Tensor, driving: paddle.Tensor,
-                rng: np.random.Generator) -> tuple[dict[str, paddle.Tensor], dict]:
+    def forward(self, source: paddle.Tensor, driving: paddle.Tensor, rng: np.random.Generator,
+                regions: paddle.Tensor | None = None) -> tuple[dict[str, paddle.Tensor], dict]:
+        """``regions``: Bx1xHxW eye and mouth boxes of the driving frames, for ``region_weight``."""
         w = self.weights
         # grid_sample's backward needs the warped image to take gradients when its grid does.
         source.stop_gradient = False
@@ -54,7 +55,9 @@ class GeneratorFull(nn.Layer):
         if float(w.get("pixel", 0)):  # not in FOM: helps edge-tuned or missing VGG weights keep colours
             change_weight = float(self.train_params.get("pixel_change_weight", 0))
             source_pyramid = self.pyramid(source.detach()) if change_weight else None
-            out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real, source_pyramid, change_weight)
+            region_weight = float(self.train_params.get("region_weight", 0)) if regions is not None else 0.0
+            out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real, source_pyramid, change_weight,
+                                                                 regions, region_weight)
         if float(w.get("generator_gan", 0)):
             out.update(self._gan_terms(real, fake, kp_driving))
         if float(w.get("equivariance_value", 0)) or float(w.get("equivariance_jacobian", 0)):

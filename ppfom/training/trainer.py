@@ -98,7 +98,8 @@ class Trainer:
 
     def _build_data(self, num_workers: int | None) -> None:
         spec = dict(self.cfg["dataset"]["train"])
-        self.dataset = FramesDataset(seed=self.seed, **spec)
+        regions = float(self.train_params.get("region_weight", 0)) > 0  # eye and mouth boxes (regions.py)
+        self.dataset = FramesDataset(seed=self.seed, face_regions=regions, **spec)
         self.batch_size = int(spec.get("batch_size", 1))
         self.num_workers = int(spec.get("num_workers", 0) if num_workers is None else num_workers)
         probe = EpochSampler(len(self.dataset), self.batch_size, self.seed, self.rank, self.world)
@@ -120,18 +121,19 @@ class Trainer:
                                                          parameters=self.nets[net].parameters())
 
     def loader(self):
-        """Batches of ``{'source', 'driving'}`` from the current iteration on, endlessly."""
+        """Batches of ``{'source', 'driving'}`` (and ``'regions'``) from the current iteration on, endlessly."""
         sampler = EpochSampler(len(self.dataset), self.batch_size, self.seed, self.rank, self.world,
                                start_iter=self.iter)
+        keys = ("source", "driving", "regions") if self.dataset.face_regions else ("source", "driving")
         if self.num_workers == 0:
-            for keys in sampler:
-                items = [self.dataset[k] for k in keys]
-                yield {k: paddle.to_tensor(np.stack([it[k] for it in items])) for k in ("source", "driving")}
+            for batch in sampler:
+                items = [self.dataset[k] for k in batch]
+                yield {k: paddle.to_tensor(np.stack([it[k] for it in items])) for k in keys}
             return
-        loader = paddle.io.DataLoader(_KeyedDataset(self.dataset), batch_sampler=_Batches(sampler),
+        loader = paddle.io.DataLoader(_KeyedDataset(self.dataset, keys), batch_sampler=_Batches(sampler),
                                       num_workers=self.num_workers, return_list=True)
-        for source, driving in loader:
-            yield {"source": source, "driving": driving}
+        for arrays in loader:
+            yield dict(zip(keys, arrays))
 
     # ------------------------------------------------------------ training
 
@@ -165,7 +167,8 @@ class Trainer:
         for p in disc_params:
             p.stop_gradient = True
         driving = self._with_same_frame_pairs(batch["source"], batch["driving"])
-        terms, generated = self.gen_full(batch["source"], driving, rng)
+        # Same-frame pairs keep their driving frame's regions: their error is small everywhere anyway.
+        terms, generated = self.gen_full(batch["source"], driving, rng, regions=batch.get("regions"))
         loss = paddle.add_n([v.reshape([1]) for v in terms.values()])
         loss.backward()
         for net in ("kp_detector", "generator"):
@@ -401,15 +404,15 @@ def _rename_accumulators(state: dict, old: list[str], new: list[str]) -> dict:
 class _KeyedDataset(paddle.io.Dataset):
     """Map-style view for paddle's DataLoader; keys come from :class:`EpochSampler`."""
 
-    def __init__(self, dataset: FramesDataset):
-        self.dataset = dataset
+    def __init__(self, dataset: FramesDataset, keys: tuple[str, ...]):
+        self.dataset, self.keys = dataset, keys
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, key: int):
         item = self.dataset[key]
-        return item["source"], item["driving"]
+        return tuple(item[k] for k in self.keys)
 
 
 class _Batches(paddle.io.BatchSampler):

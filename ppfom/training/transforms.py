@@ -4,7 +4,9 @@ The source and driving frames must stay consistent (same flip, same colour
 shift), otherwise the model would learn to explain augmentation as motion.
 Names and arguments are PaddleGAN's ``dataset.train.transforms`` entries.
 Frames are HxWx3 uint8 RGB; every random choice comes from the ``rng``
-passed in, so a sample is reproducible from its seed.
+passed in, so a sample is reproducible from its seed. Masks (HxW uint8, such
+as the eye and mouth boxes of :mod:`.regions`) follow the geometric transforms
+and skip the photometric ones.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from ..errors import PpfomError
 
 
 class PairedRandomHorizontalFlip:
+    geometric = True
+
     def __init__(self, prob: float = 0.5, keys=None):
         self.prob = float(prob)
 
@@ -28,6 +32,8 @@ class PairedRandomHorizontalFlip:
 
 class PairedColorJitter:
     """Brightness, contrast, saturation and hue factors drawn once for all frames."""
+
+    geometric = False
 
     def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
                  hue: float = 0.0, keys=None):
@@ -67,7 +73,14 @@ class Compose:
                 raise PpfomError(f"dataset transform '{name}' is not known: use one of {', '.join(TRANSFORMS)}")
             self.steps.append(TRANSFORMS[name](**spec))
 
-    def __call__(self, frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    def __call__(self, frames: list[np.ndarray], rng: np.random.Generator,
+                 masks: Sequence[np.ndarray] = ()) -> list[np.ndarray]:
+        """The frames transformed, followed by the masks moved as the frames were (if any)."""
+        frames, masks, n = list(frames), list(masks), len(frames)
         for step in self.steps:
-            frames = step(frames, rng)
-        return frames
+            if step.geometric and masks:
+                moved = step(frames + masks, rng)
+                frames, masks = moved[:n], moved[n:]
+            else:
+                frames = step(frames, rng)
+        return frames + masks

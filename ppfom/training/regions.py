@@ -1,0 +1,62 @@
+"""Eye and mouth boxes from a dataset's landmark files, to weight the pixel loss there.
+
+Not in FOM. Blinks and an opening mouth change a few percent of a frame, so an
+error over the whole frame barely sees them: a model that keeps the mouth shut
+loses little. ``train_params.region_weight`` k weights each pixel's error by
+1 + k inside these boxes. The landmarks are the five points face detectors
+report (eyes, nose tip, mouth corners), one ``(frames, 5, 2)`` array of pixel
+positions per video at ``<dataroot>/landmarks/<phase>/<video name>.npy``;
+``tools/make_synthetic_dataset.py`` writes them.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import PpfomError
+
+
+class MissingLandmarks(PpfomError):
+    """A set-up error (the dataset lacks landmark files), not a bad video to skip."""
+
+
+def landmark_file(root: str, phase: str, video: str) -> str:
+    """Where a video's landmarks are kept: a frame folder's own name, a file's name without extension."""
+    name = os.path.basename(video) if os.path.isdir(video) else os.path.splitext(os.path.basename(video))[0]
+    return os.path.join(root, "landmarks", phase, name + ".npy")
+
+
+def load_landmarks(root: str, phase: str, video: str) -> np.ndarray:
+    """The ``(frames, 5, 2)`` landmarks of one video; a clear error when they are missing."""
+    path = landmark_file(root, phase, video)
+    if not os.path.isfile(path):
+        raise MissingLandmarks(f"model.train_params.region_weight needs landmarks, and '{path}' does not exist: "
+                         "set region_weight to 0 or add (frames, 5, 2) landmark files")
+    marks = np.load(path)
+    if marks.ndim != 3 or marks.shape[1:] != (5, 2):
+        raise MissingLandmarks(f"landmark file '{path}' holds shape {marks.shape}, not (frames, 5, 2)")
+    return marks
+
+
+def region_mask(marks: np.ndarray, shape: tuple[int, int], scale: float = 1.0) -> np.ndarray:
+    """An ``(H, W)`` uint8 mask (255 inside) of boxes around both eyes and the mouth.
+
+    ``marks`` are one frame's five landmarks in pixels of a frame ``scale`` times
+    smaller than ``shape`` (the landmark files keep the size the video was made at).
+    Box sizes follow the face: a quarter of the eye distance around each eye, the
+    mouth's width around its centre (an open mouth is about as tall as it is wide).
+    """
+    h, w = shape
+    mask = np.zeros((h, w), np.uint8)
+    marks = np.asarray(marks, np.float64) * scale
+    if not np.isfinite(marks).all():
+        return mask
+    eye_half = 0.25 * np.linalg.norm(marks[1] - marks[0]) + 1
+    mouth = (marks[3] + marks[4]) / 2
+    mouth_half = 0.5 * np.linalg.norm(marks[4] - marks[3]) + 1
+    for centre, half in ((marks[0], eye_half), (marks[1], eye_half), (mouth, mouth_half)):
+        x0, x1 = int(np.floor(centre[0] - half)), int(np.ceil(centre[0] + half)) + 1
+        y0, y1 = int(np.floor(centre[1] - half)), int(np.ceil(centre[1] + half)) + 1
+        mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = 255
+    return mask
