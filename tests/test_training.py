@@ -569,7 +569,8 @@ def test_train_cli_reports_user_errors_in_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("name", ["firstorder_fashion.yaml", "firstorder_taichi.yaml", "firstorder_vox_256.yaml",
                                   "firstorder_vox_512.yaml", "firstorder_synthetic.yaml", "firstorder_tiny.yaml",
                                   "firstorder_synthetic_varied.yaml", "firstorder_synthetic_varied_motion64.yaml",
-                                  "firstorder_synthetic_varied_separation.yaml", "firstorder_synthetic_varied_skip.yaml"])
+                                  "firstorder_synthetic_varied_separation.yaml", "firstorder_synthetic_varied_skip.yaml",
+                                  "firstorder_synthetic_varied_regions.yaml"])
 def test_training_configs_are_complete(name):
     cfg = load_config(ROOT / "configs" / name)
     check_config(cfg)
