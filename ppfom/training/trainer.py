@@ -168,7 +168,9 @@ class Trainer:
             p.stop_gradient = True
         driving = self._with_same_frame_pairs(batch["source"], batch["driving"])
         # Same-frame pairs keep their driving frame's regions: their error is small everywhere anyway.
-        terms, generated = self.gen_full(batch["source"], driving, rng, regions=batch.get("regions"))
+        # (passed only when asked for: distillation's generator step takes no regions)
+        extra = {"regions": batch["regions"]} if "regions" in batch else {}
+        terms, generated = self.gen_full(batch["source"], driving, rng, **extra)
         loss = paddle.add_n([v.reshape([1]) for v in terms.values()])
         loss.backward()
         for net in ("kp_detector", "generator"):
