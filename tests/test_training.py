@@ -249,6 +249,20 @@ def test_face_regions_move_with_the_flip_and_skip_the_colour_jitter(tiny_data):
                                                                      face_regions=True)[3]["driving"])
 
 
+def test_a_videos_landmarks_and_width_are_read_once(tiny_data, monkeypatch):
+    from ppfom.training import dataset as dataset_module
+
+    reads = []
+    for name in ("load_landmarks", "native_width"):
+        real = getattr(dataset_module, name)
+        monkeypatch.setattr(dataset_module, name, lambda *a, _real=real, _name=name: reads.append(_name) or _real(*a))
+    data = FramesDataset(tiny_data, frame_shape=(64, 64, 3), face_regions=True)
+    masks = [data[k]["regions"] for k in range(3 * len(data.videos))]
+    used = len({tuple(m.ravel()) for m in masks})
+    assert used > 1  # the masks follow each sample's driving frame
+    assert reads.count("load_landmarks") == reads.count("native_width") <= len(data.videos)
+
+
 def test_region_weighted_pixel_loss_counts_errors_in_the_regions_more():
     real = paddle.zeros([1, 3, 4, 4])
     mask = np.zeros((1, 1, 4, 4), np.float32)
@@ -432,10 +446,26 @@ def test_identity_trunk_reproduces_frames_from_the_start_and_learns_slowly(tiny_
     assert not trainer.initialise_trunk()  # a resumed run keeps its trained trunk
 
 
+def test_skip_mask_gets_its_own_rate_and_the_rest_of_the_trunk_stays_slow(tiny_data, tmp_path):
+    skip = {**IDENTITY_TRUNK, "model.generator.generator_cfg.pixel_skip": True,
+            "model.train_params.skip_mask_lr_scale": 1.0}
+    generator = Trainer(tiny_config(tiny_data, **skip), output_dir=str(tmp_path), progress=False).nets["generator"]
+    scales = {name: p.optimize_attr["learning_rate"] for name, p in generator.named_parameters()}
+    assert {v for k, v in scales.items() if k.startswith("skip_mask.")} == {1.0}
+    assert {v for k, v in scales.items() if k.startswith(("first.", "bottleneck.", "final."))} == {0.1}
+    unset = {k: v for k, v in skip.items() if k != "model.train_params.skip_mask_lr_scale"}
+    generator = Trainer(tiny_config(tiny_data, **unset), output_dir=str(tmp_path / "b"),
+                        progress=False).nets["generator"]
+    assert {p.optimize_attr["learning_rate"] for n, p in generator.named_parameters()
+            if n.startswith("skip_mask.")} == {0.1}  # unset: the mask moves with the trunk (stage 4's recipe)
+
+
 @pytest.mark.parametrize("override, message", [
     ({"model.generator.generator_cfg.num_down_blocks": 1}, "trunk_init: identity needs the plain generator"),
     ({"model.train_params.trunk_init": "zeros"}, "trunk_init is 'zeros': use identity or leave it out"),
     ({"model.train_params.trunk_lr_scale": 0}, "trunk_lr_scale is 0: use a factor in"),
+    ({"model.train_params.skip_mask_lr_scale": 2}, "skip_mask_lr_scale is 2: use a factor in"),
+    ({"model.train_params.skip_mask_lr_scale": 1}, "skip_mask_lr_scale needs generator_cfg.pixel_skip"),
     ({"model.train_params.batchnorm_statistics": "batch"}, "identity needs batchnorm_statistics: frozen")])
 def test_identity_trunk_settings_are_checked(tiny_data, tmp_path, override, message):
     with pytest.raises(PpfomError, match=message):

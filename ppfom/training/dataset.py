@@ -141,6 +141,7 @@ class FramesDataset:
         self.seed = int(seed)
         self.face_regions = bool(face_regions)
         self.bad: set[str] = set()
+        self._landmarks: dict[str, tuple[np.ndarray, float]] = {}
 
     def _groups(self) -> list[list[str]]:
         if not self.id_sampling:
@@ -192,12 +193,19 @@ class FramesDataset:
             item["regions"] = (out[2][None] > 127).astype(np.float32)
         return item
 
+    def _video_landmarks(self, video: str) -> tuple[np.ndarray, float]:
+        """A video's landmarks and their scale to ``frame_shape``, read once (a width may cost a decode)."""
+        if video not in self._landmarks:
+            marks = load_landmarks(self.root, self.phase, video)
+            self._landmarks[video] = marks, self.frame_shape[1] / native_width(video, self.frame_shape)
+        return self._landmarks[video]
+
     def _regions(self, video: str, index: int) -> np.ndarray:
-        marks = load_landmarks(self.root, self.phase, video)
+        marks, scale = self._video_landmarks(video)
         if index >= len(marks):
             raise MissingLandmarks(f"the landmark file of '{video}' has {len(marks)} frames, the video more: "
                                    "remake it")
-        return region_mask(marks[index], self.frame_shape[:2], self.frame_shape[1] / native_width(video, self.frame_shape))
+        return region_mask(marks[index], self.frame_shape[:2], scale)
 
 
 def find_split(root: str, phase: str) -> list[str]:

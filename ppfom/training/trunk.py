@@ -70,9 +70,26 @@ def identity_init(generator: OcclusionAwareGenerator) -> None:
     _set(generator.final.bias, np.full(colours, logits[0]))
 
 
-def scale_trunk_lr(generator: OcclusionAwareGenerator, scale: float) -> None:
-    """Multiply the trunk's learning rate by ``scale`` (the motion network keeps the generator's)."""
+def _check_scale(key: str, scale: float) -> None:
     if not 0 < scale <= 1:
-        raise PpfomError(f"model.train_params.trunk_lr_scale is {scale:g}: use a factor in (0, 1]")
-    for param in trunk_parameters(generator):
-        param.optimize_attr["learning_rate"] = float(scale)
+        raise PpfomError(f"model.train_params.{key} is {scale:g}: use a factor in (0, 1]")
+
+
+def scale_trunk_lr(generator: OcclusionAwareGenerator, scale: float, skip_mask_scale: float | None = None) -> None:
+    """Multiply the trunk's learning rate by ``scale`` (the motion network keeps the generator's).
+
+    ``skip_mask_scale`` gives the ``pixel_skip`` mask layer its own factor: at the trunk's slow
+    rate the mask barely leaves its start (a blend of one half everywhere), so the model can
+    neither show the warped source where it is right nor the decoder where it is not.
+    """
+    _check_scale("trunk_lr_scale", scale)
+    if skip_mask_scale is not None:
+        _check_scale("skip_mask_lr_scale", skip_mask_scale)
+        if getattr(generator, "skip_mask", None) is None:
+            raise PpfomError("model.train_params.skip_mask_lr_scale needs generator_cfg.pixel_skip: True: "
+                             "turn pixel_skip on or remove skip_mask_lr_scale")
+    for name, param in generator.named_parameters():
+        if name.startswith("dense_motion_network."):
+            continue
+        mask = name.startswith("skip_mask.") and skip_mask_scale is not None
+        param.optimize_attr["learning_rate"] = float(skip_mask_scale if mask else scale)
