@@ -23,9 +23,14 @@ THRESHOLDS = (0.0, 0.1, 0.3, 0.7, 0.9)
 CLIP = 0.01  # logit(0) is -inf: colours are reproduced within [CLIP, 1 - CLIP]
 
 
+def named_trunk_parameters(generator: OcclusionAwareGenerator) -> list:
+    """(name, weight) of the encoder/decoder: everything but the motion network."""
+    return [(name, p) for name, p in generator.named_parameters() if not name.startswith("dense_motion_network.")]
+
+
 def trunk_parameters(generator: OcclusionAwareGenerator) -> list:
     """The encoder/decoder weights: everything but the motion network."""
-    return [p for name, p in generator.named_parameters() if not name.startswith("dense_motion_network.")]
+    return [p for _, p in named_trunk_parameters(generator)]
 
 
 def _set(param, value: np.ndarray) -> None:
@@ -88,8 +93,6 @@ def scale_trunk_lr(generator: OcclusionAwareGenerator, scale: float, skip_mask_s
         if getattr(generator, "skip_mask", None) is None:
             raise PpfomError("model.train_params.skip_mask_lr_scale needs generator_cfg.pixel_skip: True: "
                              "turn pixel_skip on or remove skip_mask_lr_scale")
-    for name, param in generator.named_parameters():
-        if name.startswith("dense_motion_network."):
-            continue
+    for name, param in named_trunk_parameters(generator):
         mask = name.startswith("skip_mask.") and skip_mask_scale is not None
         param.optimize_attr["learning_rate"] = float(skip_mask_scale if mask else scale)
