@@ -460,12 +460,24 @@ def test_skip_mask_gets_its_own_rate_and_the_rest_of_the_trunk_stays_slow(tiny_d
             if n.startswith("skip_mask.")} == {0.1}  # unset: the mask moves with the trunk (stage 4's recipe)
 
 
+def test_decoder_gets_its_own_rate_and_the_encoder_stays_slow(tiny_data, tmp_path):
+    rates = {**IDENTITY_TRUNK, "model.generator.generator_cfg.pixel_skip": True,
+             "model.train_params.skip_mask_lr_scale": 0.5, "model.train_params.decoder_lr_scale": 1.0}
+    generator = Trainer(tiny_config(tiny_data, **rates), output_dir=str(tmp_path), progress=False).nets["generator"]
+    scales = {name: p.optimize_attr["learning_rate"] for name, p in generator.named_parameters()}
+    decoder = {k for k in scales if k.startswith(("bottleneck.", "final."))}
+    assert decoder and {scales[k] for k in decoder} == {1.0}
+    assert {v for k, v in scales.items() if k.startswith("first.")} == {0.1}
+    assert {v for k, v in scales.items() if k.startswith("skip_mask.")} == {0.5}
+
+
 @pytest.mark.parametrize("override, message", [
     ({"model.generator.generator_cfg.num_down_blocks": 1}, "trunk_init: identity needs the plain generator"),
     ({"model.train_params.trunk_init": "zeros"}, "trunk_init is 'zeros': use identity or leave it out"),
     ({"model.train_params.trunk_lr_scale": 0}, "trunk_lr_scale is 0: use a factor in"),
     ({"model.train_params.skip_mask_lr_scale": 2}, "skip_mask_lr_scale is 2: use a factor in"),
     ({"model.train_params.skip_mask_lr_scale": 1}, "skip_mask_lr_scale needs generator_cfg.pixel_skip"),
+    ({"model.train_params.decoder_lr_scale": -1}, "decoder_lr_scale is -1: use a factor in"),
     ({"model.train_params.batchnorm_statistics": "batch"}, "identity needs batchnorm_statistics: frozen")])
 def test_identity_trunk_settings_are_checked(tiny_data, tmp_path, override, message):
     with pytest.raises(PpfomError, match=message):

@@ -80,12 +80,19 @@ def _check_scale(key: str, scale: float) -> None:
         raise PpfomError(f"model.train_params.{key} is {scale:g}: use a factor in (0, 1]")
 
 
-def scale_trunk_lr(generator: OcclusionAwareGenerator, scale: float, skip_mask_scale: float | None = None) -> None:
+DECODER = ("bottleneck.", "up_blocks.", "final.")  # after the warp: what paints the frame
+
+
+def scale_trunk_lr(generator: OcclusionAwareGenerator, scale: float, skip_mask_scale: float | None = None,
+                   decoder_scale: float | None = None) -> None:
     """Multiply the trunk's learning rate by ``scale`` (the motion network keeps the generator's).
 
     ``skip_mask_scale`` gives the ``pixel_skip`` mask layer its own factor: at the trunk's slow
     rate the mask barely leaves its start (a blend of one half everywhere), so the model can
     neither show the warped source where it is right nor the decoder where it is not.
+    ``decoder_scale`` does the same for the layers after the warp (residual blocks, ``final``):
+    at the trunk's rate they stay a copy of the warped source and cannot paint what the source
+    does not show (an open mouth); with the mask trained, the copy no longer depends on them.
     """
     _check_scale("trunk_lr_scale", scale)
     if skip_mask_scale is not None:
@@ -93,6 +100,12 @@ def scale_trunk_lr(generator: OcclusionAwareGenerator, scale: float, skip_mask_s
         if getattr(generator, "skip_mask", None) is None:
             raise PpfomError("model.train_params.skip_mask_lr_scale needs generator_cfg.pixel_skip: True: "
                              "turn pixel_skip on or remove skip_mask_lr_scale")
+    if decoder_scale is not None:
+        _check_scale("decoder_lr_scale", decoder_scale)
     for name, param in named_trunk_parameters(generator):
-        mask = name.startswith("skip_mask.") and skip_mask_scale is not None
-        param.optimize_attr["learning_rate"] = float(skip_mask_scale if mask else scale)
+        rate = scale
+        if name.startswith("skip_mask.") and skip_mask_scale is not None:
+            rate = skip_mask_scale
+        elif name.startswith(DECODER) and decoder_scale is not None:
+            rate = decoder_scale
+        param.optimize_attr["learning_rate"] = float(rate)
