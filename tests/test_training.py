@@ -293,6 +293,32 @@ def test_region_weight_is_a_training_setting(tiny_data, tmp_path, workers):
     assert pixel_term(10) > pixel_term(0)
 
 
+def test_decoded_pixel_loss_teaches_the_decoder_where_the_skip_mask_hides_it(tiny_data, tmp_path):
+    skip = {**IDENTITY_TRUNK, "model.generator.generator_cfg.pixel_skip": True,
+            "model.train_params.loss_weights.pixel": 1}
+
+    def final_grad(decoded_weight):
+        cfg = tiny_config(tiny_data, **{**skip, "model.train_params.loss_weights.decoded_pixel": decoded_weight})
+        trainer = Trainer(cfg, output_dir=str(tmp_path / str(decoded_weight)), progress=False)
+        generator = trainer.nets["generator"]
+        generator.skip_mask.bias.set_value(np.full([1], 30.0, np.float32))  # the blend shows the warp only
+        batch = next(trainer.loader())
+        trainer.train_mode()
+        terms, generated = trainer.gen_full(batch["source"], batch["driving"], np.random.default_rng(0))
+        assert tuple(generated["decoded"].shape) == tuple(generated["prediction"].shape)
+        assert ("decoded_pixel" in terms) == (decoded_weight > 0)
+        paddle.add_n([v.reshape([1]) for v in terms.values()]).backward()
+        return float(generator.final.weight.grad.abs().sum())
+
+    assert final_grad(0) < 1e-6 < final_grad(1)
+
+
+def test_decoded_pixel_loss_needs_the_pixel_skip(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.decoded_pixel": 1})
+    with pytest.raises(PpfomError, match="decoded_pixel needs generator_cfg.pixel_skip: True"):
+        Trainer(cfg, output_dir=str(tmp_path), progress=False)
+
+
 def test_region_weight_without_landmark_files_is_a_user_error(tmp_path):
     synthetic.make_dataset(str(tmp_path), size=64, identities=(1, 1), clips_per_identity=1, num_frames=4)
     cfg = tiny_config(str(tmp_path), **{"model.train_params.region_weight": 5})

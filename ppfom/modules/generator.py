@@ -146,15 +146,19 @@ class OcclusionAwareGenerator(nn.Layer):
         return features, image
 
     def decode(self, encoded: paddle.Tensor) -> paddle.Tensor:
+        return self.decode_parts(encoded)[0]
+
+    def decode_parts(self, encoded: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor | None]:
+        """(prediction, the decoder's own image before the ``pixel_skip`` blend, or None without it)."""
         features, image = self.split_skip(encoded)
         out = self.bottleneck(features)
         for block in self.up_blocks:
             out = block(out)
         decoded = F.sigmoid(self.final(out))
         if image is None:
-            return decoded
+            return decoded, None
         mask = F.sigmoid(self.skip_mask(out))
-        return decoded + mask * (image - decoded)
+        return decoded + mask * (image - decoded), decoded
 
     def _occlude(self, features: paddle.Tensor, occlusion_map: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         h, w = features.shape[2:]
@@ -174,8 +178,8 @@ class OcclusionAwareGenerator(nn.Layer):
                 full_output: bool = True) -> dict[str, paddle.Tensor]:
         """The per-frame part. ``source_down`` is the dense-motion-resolution source, if cached.
 
-        ``full_output=False`` skips the warped source image (``deformed``), which
-        only visualisation and training need.
+        ``full_output=False`` skips the warped source image (``deformed``) and, with ``pixel_skip``,
+        the decoder's image before the blend (``decoded``), which only visualisation and training need.
         """
         b = kp_driving["value"].shape[0]
         if source_features.shape[0] != b:
@@ -196,7 +200,9 @@ class OcclusionAwareGenerator(nn.Layer):
                 if source_image.shape[0] != b:
                     source_image = source_image.expand([b] + list(source_image.shape[1:]))
                 output["deformed"] = self.deform_input(source_image, deformation)
-        output["prediction"] = self.decode(out)
+        output["prediction"], decoded = self.decode_parts(out)
+        if full_output and decoded is not None:
+            output["decoded"] = decoded
         return output
 
     def forward(self, source_image: paddle.Tensor, kp_driving: dict, kp_source: dict) -> dict[str, paddle.Tensor]:

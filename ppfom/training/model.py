@@ -11,6 +11,7 @@ import numpy as np
 import paddle
 from paddle import nn
 
+from ..errors import PpfomError
 from ..modules import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator
 from . import losses
 
@@ -35,6 +36,9 @@ class GeneratorFull(nn.Layer):
         self.weights = train_params["loss_weights"]
         self.pyramid = losses.ImagePyramid(train_params["scales"], generator.num_channels)
         self.disc_scales = discriminator.scales
+        if float(self.weights.get("decoded_pixel", 0)) and not generator.pixel_skip:
+            raise PpfomError("model.train_params.loss_weights.decoded_pixel needs generator_cfg.pixel_skip: True: "
+                             "turn pixel_skip on or remove decoded_pixel")
 
     def forward(self, source: paddle.Tensor, driving: paddle.Tensor, rng: np.random.Generator,
                 regions: paddle.Tensor | None = None) -> tuple[dict[str, paddle.Tensor], dict]:
@@ -58,6 +62,8 @@ class GeneratorFull(nn.Layer):
             region_weight = float(self.train_params.get("region_weight", 0)) if regions is not None else 0.0
             out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real, source_pyramid, change_weight,
                                                                  regions, region_weight)
+        if float(w.get("decoded_pixel", 0)):  # not in FOM: see _decoded_pixel_term
+            out["decoded_pixel"] = self._decoded_pixel_term(generated, real, regions)
         if float(w.get("generator_gan", 0)):
             out.update(self._gan_terms(real, fake, kp_driving))
         if float(w.get("equivariance_value", 0)) or float(w.get("equivariance_jacobian", 0)):
@@ -67,6 +73,18 @@ class GeneratorFull(nn.Layer):
             out["keypoint_separation"] = float(w["keypoint_separation"]) * losses.keypoint_separation(
                 kp_driving, distance)
         return out, generated
+
+    def _decoded_pixel_term(self, generated: dict, real: dict, regions: paddle.Tensor | None) -> paddle.Tensor:
+        """The pixel loss on the decoder's own image, before the ``pixel_skip`` blend.
+
+        Through the blend the decoder only learns where the mask already hands it the frame, and
+        the mask only hands it what it already paints: an open mouth the source does not show
+        stays the warped closed one. Asked to reproduce the whole frame by itself, the decoder
+        learns to paint it, and the mask can then choose it where it is better.
+        """
+        region_weight = float(self.train_params.get("region_weight", 0)) if regions is not None else 0.0
+        return float(self.weights["decoded_pixel"]) * losses.pixel_loss(
+            self.pyramid(generated["decoded"]), real, regions=regions, region_weight=region_weight)
 
     def _gan_terms(self, real: dict, fake: dict, kp_driving: dict) -> dict[str, paddle.Tensor]:
         w = self.weights
