@@ -638,7 +638,8 @@ def test_train_cli_reports_user_errors_in_one_line(tmp_path, capsys):
                                   "firstorder_vox_512.yaml", "firstorder_synthetic.yaml", "firstorder_tiny.yaml",
                                   "firstorder_synthetic_varied.yaml", "firstorder_synthetic_varied_motion64.yaml",
                                   "firstorder_synthetic_varied_separation.yaml", "firstorder_synthetic_varied_skip.yaml",
-                                  "firstorder_synthetic_varied_regions.yaml", "firstorder_synthetic_varied_mask.yaml"])
+                                  "firstorder_synthetic_varied_regions.yaml", "firstorder_synthetic_varied_mask.yaml",
+                                  "firstorder_synthetic_varied_decoder.yaml"])
 def test_training_configs_are_complete(name):
     cfg = load_config(ROOT / "configs" / name)
     check_config(cfg)
@@ -676,9 +677,9 @@ ASSETS = ROOT / "ppfom" / "assets"
 
 
 def test_bundled_config_is_the_config_it_was_trained_with():
-    """synthetic64.yaml repeats configs/firstorder_synthetic_varied_mask.yaml (its header says so)."""
+    """synthetic64.yaml repeats configs/firstorder_synthetic_varied_decoder.yaml (its header says so)."""
     assert load_config(ASSETS / "synthetic64.yaml") == load_config(
-        ROOT / "configs" / "firstorder_synthetic_varied_mask.yaml")
+        ROOT / "configs" / "firstorder_synthetic_varied_decoder.yaml")
 
 
 def test_bundled_model_animates_the_synthetic_demo(tmp_path):
@@ -786,8 +787,8 @@ def bundled_reenactment() -> dict:
 
 
 def test_bundled_model_reenacts_unseen_faces_as_the_readme_says(bundled_reenactment):
-    """The README's figures for the bundled model (0.0227 and 1.00), with a little room."""
-    assert bundled_reenactment["l1"] <= 0.0240, bundled_reenactment
+    """The README's figures for the bundled model (0.0223 and 1.02), with a little room."""
+    assert bundled_reenactment["l1"] <= 0.0235, bundled_reenactment
     assert bundled_reenactment["sharpness"] >= 0.9, bundled_reenactment
 
 
