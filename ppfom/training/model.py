@@ -59,9 +59,8 @@ class GeneratorFull(nn.Layer):
         if float(w.get("pixel", 0)):  # not in FOM: helps edge-tuned or missing VGG weights keep colours
             change_weight = float(self.train_params.get("pixel_change_weight", 0))
             source_pyramid = self.pyramid(source.detach()) if change_weight else None
-            region_weight = float(self.train_params.get("region_weight", 0)) if regions is not None else 0.0
             out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real, source_pyramid, change_weight,
-                                                                 regions, region_weight)
+                                                                 regions, self._region_weight(regions))
         if float(w.get("decoded_pixel", 0)):  # not in FOM: see _decoded_pixel_term
             out["decoded_pixel"] = self._decoded_pixel_term(generated, real, regions)
         if float(w.get("generator_gan", 0)):
@@ -82,9 +81,11 @@ class GeneratorFull(nn.Layer):
         stays the warped closed one. Asked to reproduce the whole frame by itself, the decoder
         learns to paint it, and the mask can then choose it where it is better.
         """
-        region_weight = float(self.train_params.get("region_weight", 0)) if regions is not None else 0.0
         return float(self.weights["decoded_pixel"]) * losses.pixel_loss(
-            self.pyramid(generated["decoded"]), real, regions=regions, region_weight=region_weight)
+            self.pyramid(generated["decoded"]), real, regions=regions, region_weight=self._region_weight(regions))
+
+    def _region_weight(self, regions: paddle.Tensor | None) -> float:
+        return float(self.train_params.get("region_weight", 0)) if regions is not None else 0.0
 
     def _gan_terms(self, real: dict, fake: dict, kp_driving: dict) -> dict[str, paddle.Tensor]:
         w = self.weights

@@ -116,10 +116,9 @@ class Trainer:
                                    gamma=float(lr_cfg.get("gamma", 0.1)))
             self.schedulers[net] = sched
             if net == "generator" and "trunk_lr_scale" in self.train_params:
-                part = {k: self.train_params.get(k) for k in ("skip_mask_lr_scale", "decoder_lr_scale")}
-                part = {k: None if v is None else float(v) for k, v in part.items()}
+                parts = (self.train_params.get(k) for k in ("skip_mask_lr_scale", "decoder_lr_scale"))
                 scale_trunk_lr(self.nets[net], float(self.train_params["trunk_lr_scale"]),
-                               part["skip_mask_lr_scale"], part["decoder_lr_scale"])
+                               *(None if v is None else float(v) for v in parts))
             self.optimizers[opt] = paddle.optimizer.Adam(sched, beta1=BETAS[0], beta2=BETAS[1],
                                                          parameters=self.nets[net].parameters())
 

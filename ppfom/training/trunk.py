@@ -21,6 +21,7 @@ from ..modules import OcclusionAwareGenerator
 
 THRESHOLDS = (0.0, 0.1, 0.3, 0.7, 0.9)
 CLIP = 0.01  # logit(0) is -inf: colours are reproduced within [CLIP, 1 - CLIP]
+DECODER = ("bottleneck.", "up_blocks.", "final.")  # after the warp: what paints the frame
 
 
 def named_trunk_parameters(generator: OcclusionAwareGenerator) -> list:
@@ -78,9 +79,6 @@ def identity_init(generator: OcclusionAwareGenerator) -> None:
 def _check_scale(key: str, scale: float) -> None:
     if not 0 < scale <= 1:
         raise PpfomError(f"model.train_params.{key} is {scale:g}: use a factor in (0, 1]")
-
-
-DECODER = ("bottleneck.", "up_blocks.", "final.")  # after the warp: what paints the frame
 
 
 def scale_trunk_lr(generator: OcclusionAwareGenerator, scale: float, skip_mask_scale: float | None = None,
