@@ -280,6 +280,37 @@ def test_region_weighted_pixel_loss_counts_errors_in_the_regions_more():
     assert coarse == pytest.approx((5 + 1 + 1 + 1) / 4)
 
 
+def test_dark_weight_prices_the_dark_pixels_inside_the_regions():
+    real = np.ones((1, 3, 4, 4), np.float32)
+    real[..., 0, 0] = real[..., 3, 3] = 0.05  # dark inside the region (0, 0) and outside it (3, 3)
+    mask = np.zeros((1, 1, 4, 4), np.float32)
+    mask[..., :2, :2] = 1
+
+    def loss(pixel, dark_weight):
+        miss = real.copy()
+        miss[(..., *pixel)] += 0.5
+        return losses.pixel_loss({"s": paddle.to_tensor(miss)}, {"s": paddle.to_tensor(real)},
+                                 regions=paddle.to_tensor(mask), region_weight=4, dark_weight=dark_weight).item()
+
+    assert loss((0, 0), 20) == pytest.approx(25 / 5 * loss((0, 1), 20))  # dark vs light, both inside
+    assert loss((3, 3), 20) == pytest.approx(loss((3, 2), 20))  # outside the regions darkness adds nothing
+    assert loss((0, 0), 0) == pytest.approx(loss((0, 1), 0))
+    luma = losses.darkness(paddle.to_tensor(np.full((1, 3, 1, 3), [0.05, 0.2, 0.5], np.float32)))
+    assert luma.numpy().ravel() == pytest.approx([1.0, 0.5, 0.0])
+
+
+def test_region_dark_weight_alone_loads_the_regions(tiny_data, tmp_path):
+    def pixel_term(weight):
+        cfg = tiny_config(tiny_data, **{"model.train_params.region_dark_weight": weight,
+                                        "model.train_params.loss_weights.pixel": 1})
+        trainer = Trainer(cfg, output_dir=str(tmp_path / str(weight)), progress=False)
+        batch = next(trainer.loader())
+        assert ("regions" in batch) == (weight > 0)
+        return trainer.step(batch)["pixel"]
+
+    assert pixel_term(50) > pixel_term(0)
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_region_weight_is_a_training_setting(tiny_data, tmp_path, workers):
     def pixel_term(weight):

@@ -48,24 +48,37 @@ def perceptual_loss(features: nn.Layer, generated: dict, real: dict, weights: Se
     return total
 
 
+def darkness(image: paddle.Tensor, threshold: float = 0.25, width: float = 0.1) -> paddle.Tensor:
+    """Bx1xHxW, 1 where an RGB image in [0, 1] is darker than ``threshold - width`` in luminance, 0 above
+    ``threshold``, linear between: an open mouth's inside, a pupil, a lash line."""
+    luma = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
+    return paddle.clip((threshold - luma) / width, 0.0, 1.0)
+
+
 def pixel_loss(generated: dict, real: dict, source: dict | None = None, change_weight: float = 0.0,
-               regions: paddle.Tensor | None = None, region_weight: float = 0.0) -> paddle.Tensor:
+               regions: paddle.Tensor | None = None, region_weight: float = 0.0,
+               dark_weight: float = 0.0) -> paddle.Tensor:
     """Mean |generated - real| summed over the pyramid's scales.
 
     With ``change_weight`` k > 0 (not in FOM) each pixel's error is weighted by 1 + k |real - source|
     (mean over channels): what the motion changed (an opening mouth, a moved outline) outweighs the
     still background, which is most of a frame and easy to copy. With ``region_weight`` r > 0 and a
     Bx1xHxW 0/1 mask ``regions`` (eyes and mouth, :mod:`.regions`) it is also weighted by 1 + r there
-    (the mask averaged down to each scale)."""
+    (the mask averaged down to each scale). With ``dark_weight`` d > 0 the dark pixels of ``real``
+    inside the regions (:func:`darkness`) weigh 1 + r + d: the hole of an opening mouth, which the
+    source does not show and the warp cannot make, is priced above the lips' outline around it."""
     terms = []
     for key, image in generated.items():
         error = paddle.abs(image - real[key].detach())
         if change_weight and source is not None:
             change = paddle.abs(real[key] - source[key]).mean(axis=1, keepdim=True).detach()
             error = error * (1 + change_weight * change)
-        if region_weight and regions is not None:
+        if (region_weight or dark_weight) and regions is not None:
             mask = regions if regions.shape[2:] == image.shape[2:] else F.adaptive_avg_pool2d(regions, image.shape[2:])
-            error = error * (1 + region_weight * mask)
+            weight = 1 + region_weight * mask
+            if dark_weight:
+                weight = weight + dark_weight * mask * darkness(real[key].detach())
+            error = error * weight
         terms.append(error.mean().reshape([1]))
     return paddle.add_n(terms)
 

@@ -59,8 +59,9 @@ class GeneratorFull(nn.Layer):
         if float(w.get("pixel", 0)):  # not in FOM: helps edge-tuned or missing VGG weights keep colours
             change_weight = float(self.train_params.get("pixel_change_weight", 0))
             source_pyramid = self.pyramid(source.detach()) if change_weight else None
+            dark_weight = float(self.train_params.get("region_dark_weight", 0))
             out["pixel"] = float(w["pixel"]) * losses.pixel_loss(fake, real, source_pyramid, change_weight,
-                                                                 regions, self._region_weight(regions))
+                                                                 regions, self._region_weight(regions), dark_weight)
         if float(w.get("decoded_pixel", 0)):  # not in FOM: see _decoded_pixel_term
             out["decoded_pixel"] = self._decoded_pixel_term(generated, real, regions)
         if float(w.get("generator_gan", 0)):

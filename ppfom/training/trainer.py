@@ -98,7 +98,8 @@ class Trainer:
 
     def _build_data(self, num_workers: int | None) -> None:
         spec = dict(self.cfg["dataset"]["train"])
-        regions = float(self.train_params.get("region_weight", 0)) > 0  # eye and mouth boxes (regions.py)
+        regions = any(float(self.train_params.get(k, 0)) > 0  # eye and mouth boxes (regions.py)
+                      for k in ("region_weight", "region_dark_weight"))
         self.dataset = FramesDataset(seed=self.seed, face_regions=regions, **spec)
         self.batch_size = int(spec.get("batch_size", 1))
         self.num_workers = int(spec.get("num_workers", 0) if num_workers is None else num_workers)
