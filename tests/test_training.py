@@ -359,7 +359,7 @@ def test_region_weight_without_landmark_files_is_a_user_error(tmp_path):
     with pytest.raises(PpfomError, match="not \\(frames, 5, 2\\)"):
         next(trainer.loader())
     shutil.rmtree(tmp_path / "landmarks")
-    with pytest.raises(PpfomError, match="region_weight needs landmarks.*set region_weight to 0"):
+    with pytest.raises(PpfomError, match="region_weight and region_dark_weight need landmarks.*set both to 0"):
         next(trainer.loader())
 
 

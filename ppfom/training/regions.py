@@ -31,8 +31,8 @@ def load_landmarks(root: str, phase: str, video: str) -> np.ndarray:
     """The ``(frames, 5, 2)`` landmarks of one video; a clear error when they are missing."""
     path = landmark_file(root, phase, video)
     if not os.path.isfile(path):
-        raise MissingLandmarks(f"model.train_params.region_weight needs landmarks, and '{path}' does not exist: "
-                         "set region_weight to 0 or add (frames, 5, 2) landmark files")
+        raise MissingLandmarks(f"model.train_params.region_weight and region_dark_weight need landmarks, and "
+                               f"'{path}' does not exist: set both to 0 or add (frames, 5, 2) landmark files")
     marks = np.load(path)
     if marks.ndim != 3 or marks.shape[1:] != (5, 2):
         raise MissingLandmarks(f"landmark file '{path}' holds shape {marks.shape}, not (frames, 5, 2)")
