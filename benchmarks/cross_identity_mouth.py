@@ -16,18 +16,20 @@ import sys
 import warnings
 
 import numpy as np
+import paddle
 
 from ppfom import synthetic
 from ppfom.predictor import FirstOrderPredictor
+from ppfom.training.losses import darkness as tensor_darkness
 
-STILL = {"x": 0.5, "y": 0.5, "roll": 0.0, "scale": 1.0, "yaw": 0.0, "eyes": 0.9, "mouth": 0.3}
+STILL = synthetic.STILL_POSE
 DEMO_SEED = 1234  # synthetic.make_demo_inputs: the README demo's pair
 
 
 def darkness(frame: np.ndarray) -> np.ndarray:
-    """1 below luminance 0.15, 0 above 0.25: the inside of an open mouth (as losses.darkness)."""
-    luma = frame.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / 255
-    return np.clip((0.25 - luma) / 0.1, 0, 1)
+    """losses.darkness (what region_dark_weight prices) of one HxWx3 uint8 frame."""
+    image = paddle.to_tensor(frame.transpose(2, 0, 1)[None].astype(np.float32) / 255)
+    return tensor_darkness(image).numpy()[0, 0]
 
 
 def relative_pose(pose: dict, first: dict) -> dict:

@@ -367,15 +367,18 @@ def make_dataset(root: str, size: int = 64, identities: tuple[int, int] = (24, 6
     return written
 
 
+# The demo source's pose: facing the camera, eyes open, lips just apart.
+STILL_POSE = {"x": 0.5, "y": 0.5, "roll": 0.0, "scale": 1.0, "yaw": 0.0, "eyes": 0.9, "mouth": 0.3}
+
+
 def make_demo_inputs(folder: str, size: int = 64, num_frames: int = 64, seed: int = 1234,
                      style: str = "plain") -> tuple[str, str]:
     """A source photo and a driving video of two different cartoon identities."""
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
     source_ident, driving_ident = random_identity(rng, style), random_identity(rng, style)
-    still = {"x": 0.5, "y": 0.5, "roll": 0.0, "scale": 1.0, "yaw": 0.0, "eyes": 0.9, "mouth": 0.3}
     source = os.path.join(folder, "cartoon_source.png")
-    Image.fromarray(render(source_ident, still, size)).save(source)
+    Image.fromarray(render(source_ident, STILL_POSE, size)).save(source)
     frames, _ = make_clip(driving_ident, rng, num_frames, size)
     driving = write_clip(frames, os.path.join(folder, "cartoon_driving"), "mp4")
     return source, driving
