@@ -350,6 +350,45 @@ def test_decoded_pixel_loss_needs_the_pixel_skip(tiny_data, tmp_path):
         Trainer(cfg, output_dir=str(tmp_path), progress=False)
 
 
+def test_occlusion_target_clears_patches_the_warp_cannot_explain_but_not_thin_edges():
+    driving = np.full((1, 3, 9, 9), 0.8, np.float32)
+    deformed = driving.copy()
+    deformed[..., 1:4, 1:4] = 0.1  # a 3x3 patch the warp got wrong (a hole it could not open)
+    deformed[..., :, 7] = 0.5  # a one-pixel seam a little off
+    target = losses.occlusion_target(paddle.to_tensor(deformed), paddle.to_tensor(driving)).numpy()[0, 0]
+    assert target[2, 2] == 0 and target[5, 5] == 1
+    assert target[:, 7].min() > 0.3  # averaged over 3x3, a seam 0.3 off is not an occlusion
+    occlusion = paddle.to_tensor(np.ones((1, 1, 9, 9), np.float32))
+    loss = losses.occlusion_loss(occlusion, paddle.to_tensor(deformed), paddle.to_tensor(driving)).item()
+    assert loss == pytest.approx(float((1 - target).mean()), rel=1e-5)
+    small = losses.occlusion_loss(paddle.ones([1, 1, 3, 3]), paddle.to_tensor(deformed), paddle.to_tensor(driving))
+    assert 0 < small.item() <= 1  # a coarser occlusion map is compared with the target averaged down
+
+
+def test_occlusion_weight_trains_the_occlusion_map(tiny_data, tmp_path):
+    def occlusion_grad(weight):
+        cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.occlusion": weight})
+        trainer = Trainer(cfg, output_dir=str(tmp_path / str(weight)), progress=False)
+        batch = next(trainer.loader())
+        trainer.train_mode()
+        terms, _ = trainer.gen_full(batch["source"], batch["driving"], np.random.default_rng(0))
+        assert ("occlusion" in terms) == (weight > 0)
+        if weight:
+            terms["occlusion"].backward()
+            head = trainer.nets["generator"].dense_motion_network.occlusion
+            return float(head.weight.grad.abs().sum())
+        return 0.0
+
+    assert occlusion_grad(0) == 0 < occlusion_grad(10)
+
+
+def test_occlusion_weight_needs_the_occlusion_map(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.occlusion": 1,
+                                    "model.generator.generator_cfg.estimate_occlusion_map": False})
+    with pytest.raises(PpfomError, match="occlusion needs generator_cfg.estimate_occlusion_map: True"):
+        Trainer(cfg, output_dir=str(tmp_path), progress=False)
+
+
 def test_region_weight_without_landmark_files_is_a_user_error(tmp_path):
     synthetic.make_dataset(str(tmp_path), size=64, identities=(1, 1), clips_per_identity=1, num_frames=4)
     cfg = tiny_config(str(tmp_path), **{"model.train_params.region_weight": 5})

@@ -83,6 +83,29 @@ def pixel_loss(generated: dict, real: dict, source: dict | None = None, change_w
     return paddle.add_n(terms)
 
 
+def occlusion_target(deformed: paddle.Tensor, driving: paddle.Tensor, low: float = 0.1,
+                     high: float = 0.25) -> paddle.Tensor:
+    """Bx1xHxW: where the warped source explains the driving frame (1) and where it cannot (0).
+
+    The error is the channel mean of |deformed - driving| averaged over 3x3 pixels, so a warp one
+    pixel off along an edge stays near 1 while a patch the source does not show (an opening mouth's
+    hole, uncovered background) falls to 0; linear between ``low`` and ``high``."""
+    error = paddle.abs(deformed - driving).mean(axis=1, keepdim=True)
+    error = F.avg_pool2d(error, 3, stride=1, padding=1, exclusive=True)
+    return paddle.clip((high - error) / (high - low), 0.0, 1.0)
+
+
+def occlusion_loss(occlusion_map: paddle.Tensor, deformed: paddle.Tensor, driving: paddle.Tensor) -> paddle.Tensor:
+    """Mean |occlusion - occlusion_target| (not in FOM): FOM learns occlusion only through the
+    decoder's features, and a model whose output is mostly its warp leaves it at 1 everywhere; told
+    where its warp fails, the dense motion network learns to predict that from the keypoints, and
+    the decoder gets cleared features exactly where it has to paint."""
+    target = occlusion_target(deformed.detach(), driving.detach())
+    if target.shape[2:] != occlusion_map.shape[2:]:
+        target = F.adaptive_avg_pool2d(target, occlusion_map.shape[2:])
+    return paddle.abs(occlusion_map - target).mean().reshape([1])
+
+
 class RandomTransform:
     """A random affine + TPS warp of the plane [-1, 1]^2, one per batch element (paper, Sec. 3.4)."""
 

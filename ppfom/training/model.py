@@ -39,6 +39,9 @@ class GeneratorFull(nn.Layer):
         if float(self.weights.get("decoded_pixel", 0)) and not generator.pixel_skip:
             raise PpfomError("model.train_params.loss_weights.decoded_pixel needs generator_cfg.pixel_skip: True: "
                              "turn pixel_skip on or remove decoded_pixel")
+        if float(self.weights.get("occlusion", 0)) and not generator.estimate_occlusion_map:
+            raise PpfomError("model.train_params.loss_weights.occlusion needs generator_cfg.estimate_occlusion_map: "
+                             "True: turn it on or remove the occlusion weight")
 
     def forward(self, source: paddle.Tensor, driving: paddle.Tensor, rng: np.random.Generator,
                 regions: paddle.Tensor | None = None) -> tuple[dict[str, paddle.Tensor], dict]:
@@ -64,6 +67,9 @@ class GeneratorFull(nn.Layer):
                                                                  regions, self._region_weight(regions), dark_weight)
         if float(w.get("decoded_pixel", 0)):  # not in FOM: see _decoded_pixel_term
             out["decoded_pixel"] = self._decoded_pixel_term(generated, real, regions)
+        if float(w.get("occlusion", 0)):  # not in FOM: see losses.occlusion_loss
+            out["occlusion"] = float(w["occlusion"]) * losses.occlusion_loss(
+                generated["occlusion_map"], generated["deformed"], driving)
         if float(w.get("generator_gan", 0)):
             out.update(self._gan_terms(real, fake, kp_driving))
         if float(w.get("equivariance_value", 0)) or float(w.get("equivariance_jacobian", 0)):
