@@ -358,11 +358,19 @@ def test_occlusion_target_clears_patches_the_warp_cannot_explain_but_not_thin_ed
     target = losses.occlusion_target(paddle.to_tensor(deformed), paddle.to_tensor(driving)).numpy()[0, 0]
     assert target[2, 2] == 0 and target[5, 5] == 1
     assert target[:, 7].min() > 0.3  # averaged over 3x3, a seam 0.3 off is not an occlusion
-    occlusion = paddle.to_tensor(np.ones((1, 1, 9, 9), np.float32))
-    loss = losses.occlusion_loss(occlusion, paddle.to_tensor(deformed), paddle.to_tensor(driving)).item()
-    assert loss == pytest.approx(float((1 - target).mean()), rel=1e-5)
-    small = losses.occlusion_loss(paddle.ones([1, 1, 3, 3]), paddle.to_tensor(deformed), paddle.to_tensor(driving))
-    assert 0 < small.item() <= 1  # a coarser occlusion map is compared with the target averaged down
+
+    def loss(logits):
+        logits = paddle.to_tensor(logits, stop_gradient=False)
+        value = losses.occlusion_loss(logits, paddle.to_tensor(deformed), paddle.to_tensor(driving))
+        value.backward()
+        return value.item(), logits.grad.numpy()[0, 0]
+
+    saturated = np.full((1, 1, 9, 9), 30.0, np.float32)  # sigmoid(30) is 1 in float32
+    value, grad = loss(saturated)
+    assert value > 1 and grad[2, 2] > 0.5 / 81  # the wrong patch still pulls the map down
+    matched = np.log((target + 1e-4) / (1 - target + 1e-4)).astype(np.float32)[None, None]
+    assert loss(matched)[0] < value / 5 and np.abs(loss(matched)[1]).max() < 1e-5  # the target is its minimum
+    assert loss(np.full((1, 1, 3, 3), 30.0, np.float32))[0] > 1  # a coarser map meets the target averaged down
 
 
 def test_occlusion_weight_trains_the_occlusion_map(tiny_data, tmp_path):

@@ -108,5 +108,7 @@ class DenseMotionNetwork(nn.Layer):
         out = {"sparse_deformed": deformed.reshape([b, n, c, h, w]), "mask": mask,
                "deformation": deformation}
         if self.occlusion is not None:
-            out["occlusion_map"] = F.sigmoid(self.occlusion(prediction))
+            logits = self.occlusion(prediction)
+            out["occlusion_map"] = F.sigmoid(logits)
+            out["occlusion_logits"] = logits  # for training: a saturated sigmoid passes no gradient
         return out

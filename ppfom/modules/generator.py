@@ -196,6 +196,8 @@ class OcclusionAwareGenerator(nn.Layer):
             out = self.deform_input(out, deformation)
             if "occlusion_map" in motion:
                 out, output["occlusion_map"] = self._occlude(out, motion["occlusion_map"])
+                if full_output:
+                    output["occlusion_logits"] = motion["occlusion_logits"]
             if full_output:
                 if source_image.shape[0] != b:
                     source_image = source_image.expand([b] + list(source_image.shape[1:]))
