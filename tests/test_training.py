@@ -373,6 +373,25 @@ def test_occlusion_target_clears_patches_the_warp_cannot_explain_but_not_thin_ed
     assert loss(np.full((1, 1, 3, 3), 30.0, np.float32))[0] > 1  # a coarser map meets the target averaged down
 
 
+def test_occlusion_balance_lets_the_map_clear_a_rare_failure():
+    driving = np.full((1, 3, 30, 30), 0.8, np.float32)
+    deformed = driving.copy()
+    deformed[..., 1:4, 1:4] = 0.1  # 1% of the frame the warp cannot explain
+
+    def best_logit_at_the_patch(balance):  # one shared logit for the whole map, fitted by gradient descent
+        logit = 0.0
+        for _ in range(300):
+            shared = paddle.to_tensor(np.float32(logit), stop_gradient=False)
+            value = losses.occlusion_loss(shared.expand([1, 1, 30, 30]), paddle.to_tensor(deformed),
+                                          paddle.to_tensor(driving), balance)
+            value.backward()
+            logit -= 2.0 * float(shared.grad)
+        return logit
+
+    assert best_logit_at_the_patch(0) > 2  # unweighted, a map that cannot tell stays near 1
+    assert best_logit_at_the_patch(300) < 0  # weighted, the same map gives the rare failure its due
+
+
 def test_occlusion_weight_trains_the_occlusion_map(tiny_data, tmp_path):
     def occlusion_grad(weight):
         cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.occlusion": weight})

@@ -95,18 +95,27 @@ def occlusion_target(deformed: paddle.Tensor, driving: paddle.Tensor, low: float
     return paddle.clip((high - error) / (high - low), 0.0, 1.0)
 
 
-def occlusion_loss(occlusion_logits: paddle.Tensor, deformed: paddle.Tensor, driving: paddle.Tensor) -> paddle.Tensor:
+def occlusion_loss(occlusion_logits: paddle.Tensor, deformed: paddle.Tensor, driving: paddle.Tensor,
+                   balance: float = 0.0) -> paddle.Tensor:
     """Binary cross-entropy of the occlusion map's logits against :func:`occlusion_target` (not in
     FOM). FOM learns occlusion only through the decoder's features, and a model whose output is
     mostly its warp leaves the map at 1 everywhere, its sigmoid so saturated that no gradient
     passes; told where its warp fails, the dense motion network learns to predict that from the
-    keypoints, and the decoder gets cleared features exactly where it has to paint."""
+    keypoints, and the decoder gets cleared features exactly where it has to paint.
+
+    ``balance`` weights the pixels the warp cannot explain by 1 + balance: they are under 1% of a
+    frame, so unweighted the best map stays above one half even where the model can tell them apart."""
     target = occlusion_target(deformed.detach(), driving.detach())
     if target.shape[2:] != occlusion_logits.shape[2:]:
         target = F.adaptive_avg_pool2d(target, occlusion_logits.shape[2:])
     # softplus(l) - l t is the cross-entropy; paddle's binary_cross_entropy_with_logits has a wrong
     # gradient at a logit of exactly 0 (-t - 0.5 there, not sigmoid(0) - t)
-    return (F.softplus(occlusion_logits) - occlusion_logits * target).mean().reshape([1])
+    entropy = F.softplus(occlusion_logits) - occlusion_logits * target
+    if not balance:
+        return entropy.mean().reshape([1])
+    weight = 1 + balance * (1 - target)
+    return ((entropy * weight).sum() / weight.sum()).reshape([1])
+
 
 class RandomTransform:
     """A random affine + TPS warp of the plane [-1, 1]^2, one per batch element (paper, Sec. 3.4)."""

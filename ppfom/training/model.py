@@ -69,7 +69,8 @@ class GeneratorFull(nn.Layer):
             out["decoded_pixel"] = self._decoded_pixel_term(generated, real, regions)
         if float(w.get("occlusion", 0)):  # not in FOM: see losses.occlusion_loss
             out["occlusion"] = float(w["occlusion"]) * losses.occlusion_loss(
-                generated["occlusion_logits"], generated["deformed"], driving)
+                generated["occlusion_logits"], generated["deformed"], driving,
+                float(self.train_params.get("occlusion_balance", 0)))
         if float(w.get("generator_gan", 0)):
             out.update(self._gan_terms(real, fake, kp_driving))
         if float(w.get("equivariance_value", 0)) or float(w.get("equivariance_jacobian", 0)):
