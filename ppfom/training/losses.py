@@ -111,9 +111,7 @@ def occlusion_loss(occlusion_logits: paddle.Tensor, deformed: paddle.Tensor, dri
     # softplus(l) - l t is the cross-entropy; paddle's binary_cross_entropy_with_logits has a wrong
     # gradient at a logit of exactly 0 (-t - 0.5 there, not sigmoid(0) - t)
     entropy = F.softplus(occlusion_logits) - occlusion_logits * target
-    if not balance:
-        return entropy.mean().reshape([1])
-    weight = 1 + balance * (1 - target)
+    weight = 1 + balance * (1 - target)  # all ones without balance: the plain mean
     return ((entropy * weight).sum() / weight.sum()).reshape([1])
 
 
