@@ -344,6 +344,29 @@ def test_decoded_pixel_loss_teaches_the_decoder_where_the_skip_mask_hides_it(tin
     assert final_grad(0) < 1e-6 < final_grad(1)
 
 
+def test_warp_pixel_loss_trains_the_motion_not_the_decoder(tiny_data, tmp_path):
+    def gradients(warp_weight):
+        cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.warp_pixel": warp_weight})
+        trainer = Trainer(cfg, output_dir=str(tmp_path / str(warp_weight)), progress=False)
+        batch = next(trainer.loader())
+        trainer.train_mode()
+        terms, _ = trainer.gen_full(batch["source"], batch["driving"], np.random.default_rng(0))
+        if "warp_pixel" not in terms:
+            return None
+        terms["warp_pixel"].backward()  # this term alone
+        nets = trainer.nets
+        grad = {name: sum(float(q.grad.abs().sum()) for q in layer.parameters() if q.grad is not None)
+                for name, layer in (("keypoints", nets["kp_detector"]),
+                                    ("mask", nets["generator"].dense_motion_network.mask),
+                                    ("final", nets["generator"].final))}
+        return grad
+
+    assert gradients(0) is None
+    grad = gradients(1)
+    assert grad["keypoints"] > 0 and grad["mask"] > 0
+    assert grad["final"] == 0  # the decoder never sees the warped image it is scored on
+
+
 def test_decoded_pixel_loss_needs_the_pixel_skip(tiny_data, tmp_path):
     cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.decoded_pixel": 1})
     with pytest.raises(PpfomError, match="decoded_pixel needs generator_cfg.pixel_skip: True"):
