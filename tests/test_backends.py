@@ -266,9 +266,10 @@ def test_openvino_import_failures_say_what_happened(cause, installed, expected, 
 
 @pytest.fixture(scope="module")
 def pixel_skip_model():
-    """A generator that blends in the warped source (``pixel_skip``), its source carried with the features."""
+    """A generator that blends in the warped source (``pixel_skip``), its source carried with the features,
+    and reads the warp's stretch (``stretch_input``)."""
     gen_cfg = {"block_expansion": 8, "max_features": 16, "num_down_blocks": 0, "num_bottleneck_blocks": 2,
-               "estimate_occlusion_map": True, "inference_border": 0, "pixel_skip": True,
+               "estimate_occlusion_map": True, "inference_border": 0, "pixel_skip": True, "stretch_input": True,
                "dense_motion_params": {"block_expansion": 8, "max_features": 16, "num_blocks": 2, "scale_factor": 1}}
     kp_cfg = {"temperature": 0.1, "block_expansion": 8, "max_features": 16, "scale_factor": 0.5, "num_blocks": 2}
     cfg = {"model": {"common_params": {"num_kp": 10, "num_channels": 3, "estimate_jacobian": True},
@@ -276,6 +277,7 @@ def pixel_skip_model():
     paddle.seed(4)
     kp, gen = build_kp_detector(cfg), build_generator(cfg, inference=True)
     gen.skip_mask.weight.set_value(paddle.randn(gen.skip_mask.weight.shape) * 0.5)  # a mask that varies
+    gen.stretch_in.weight.set_value(paddle.randn(gen.stretch_in.weight.shape))  # a stretch that counts
     kp.eval()
     gen.eval()
     return cfg, kp, gen

@@ -1,10 +1,12 @@
 """State-dict layout of every released architecture, checked against PaddleGAN's manifest."""
 from __future__ import annotations
 
+import numpy as np
 import paddle
 import pytest
 
 from ppfom import KPDetector, MultiScaleDiscriminator, OcclusionAwareGenerator, PpfomError
+from ppfom.modules.geometry import make_coordinate_grid
 
 
 def _layout(layer: paddle.nn.Layer) -> list:
@@ -114,6 +116,37 @@ def test_pixel_skip_mask_chooses_between_the_warped_source_and_the_decoder(bias,
         decoded = plain(source, kp, kp)["prediction"]
     expected = source if follows == "warped source" else decoded
     assert float((got - expected).abs().max()) < 1e-4
+
+
+def test_stretch_input_starts_as_the_model_it_extends_then_changes_it():
+    paddle.seed(1)
+    stretched = OcclusionAwareGenerator(**SKIP_GEN, **SKIP_COMMON, pixel_skip=True, stretch_input=True)
+    plain = OcclusionAwareGenerator(**SKIP_GEN, **SKIP_COMMON, pixel_skip=True)
+    plain.set_state_dict({k: v for k, v in stretched.state_dict().items() if not k.startswith("stretch_in")})
+    stretched.eval()
+    plain.eval()
+    source = paddle.rand([1, 3, 32, 32])
+    kp_source, kp_driving = _kp(4, 2), _kp(4, 3)
+    with paddle.no_grad():
+        before = plain(source, kp_driving, kp_source)["prediction"]
+        same = stretched(source, kp_driving, kp_source)["prediction"]
+        stretched.stretch_in.weight.set_value(paddle.randn(stretched.stretch_in.weight.shape))
+        changed = stretched(source, kp_driving, kp_source)["prediction"]
+    assert float((same - before).abs().max()) < 1e-6
+    assert float((changed - before).abs().mean()) > 1e-3
+
+
+def test_stretch_reads_a_flow_that_pulls_the_source_to_twice_its_height():
+    paddle.seed(1)
+    gen = OcclusionAwareGenerator(**SKIP_GEN, **SKIP_COMMON, pixel_skip=True, stretch_input=True)
+    h, w = 17, 25
+    identity = make_coordinate_grid((h, w)).reshape([1, h, w, 2])
+    moved = gen.stretch(identity + 0.3).numpy()[0]  # a shift: no stretch
+    pulled = gen.stretch(paddle.concat([identity[..., :1], identity[..., 1:] / 2], axis=-1)).numpy()[0]
+    inside = (slice(None), slice(1, -1), slice(1, -1))  # the border sees the zero padding
+    assert abs(moved[inside]).max() < 1e-5
+    np.testing.assert_allclose(pulled[inside][:3], 0, atol=1e-5)
+    np.testing.assert_allclose(pulled[inside][3], -0.5, atol=1e-5)  # sampled y moves half a pixel per pixel
 
 
 def test_pixel_skip_needs_features_at_full_resolution():

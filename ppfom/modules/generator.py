@@ -11,6 +11,12 @@ background, the source's own texture) less exactly than the warp: on the demo
 model the warped source alone was closer to the true frames (L1 0.0254) than
 the decoded one (0.0279). The source rides along with the features as three
 extra channels, so every exported graph carries it without a new input.
+
+``stretch_input`` (not in FOM): the decoder also sees how the warp stretches each place
+(the deformation's local jacobian minus the identity, four channels, added to the warped
+features through a 1x1 convolution that starts at zero). Warped features alone look the same
+whether the source's lips were moved or pulled apart; the stretch tells an opening mouth, whose
+inside the source does not show, from a moved closed one.
 """
 from __future__ import annotations
 
@@ -50,6 +56,13 @@ def _mobile_final(channels: int, out: int) -> nn.Layer:
     )
 
 
+def _difference_kernel() -> np.ndarray:
+    """(4, 1, 3, 3) central differences across and down, for each of the flow's two channels (groups=2)."""
+    across = np.zeros((3, 3), np.float32)
+    across[1, 0], across[1, 2] = -0.5, 0.5
+    return np.stack([across, across.T, across, across.T])[:, None]
+
+
 class OcclusionAwareGenerator(nn.Layer):
     """Arguments are PaddleGAN's ``generator_cfg`` keys plus ``common_params``.
 
@@ -63,7 +76,7 @@ class OcclusionAwareGenerator(nn.Layer):
                  num_down_blocks: int, num_bottleneck_blocks: int,
                  estimate_occlusion_map: bool = False, dense_motion_params: dict | None = None,
                  estimate_jacobian: bool = False, inference: bool = False, mobile_net: bool = False,
-                 inference_border: int = BORDER, pixel_skip: bool = False):
+                 inference_border: int = BORDER, pixel_skip: bool = False, stretch_input: bool = False):
         super().__init__()
         if pixel_skip and num_down_blocks:
             raise PpfomError(f"generator_cfg.pixel_skip needs num_down_blocks: 0 (got {num_down_blocks}): the "
@@ -105,6 +118,12 @@ class OcclusionAwareGenerator(nn.Layer):
             self.skip_mask = nn.Conv2D(block_expansion, 1, 3, padding=1,
                                        weight_attr=nn.initializer.Constant(0.0),
                                        bias_attr=nn.initializer.Constant(0.0))
+
+        self.stretch_in = None
+        if stretch_input:  # zero weights: the model it extends is unchanged until training uses it
+            self.stretch_in = nn.Conv2D(4, self.num_features, 1, weight_attr=nn.initializer.Constant(0.0),
+                                        bias_attr=nn.initializer.Constant(0.0))
+            self.register_buffer("difference_kernel", paddle.to_tensor(_difference_kernel()), persistable=False)
 
         self.estimate_occlusion_map = estimate_occlusion_map
         self.num_channels = num_channels
@@ -160,6 +179,25 @@ class OcclusionAwareGenerator(nn.Layer):
         mask = F.sigmoid(self.skip_mask(out))
         return decoded + mask * (image - decoded), decoded
 
+    def stretch(self, deformation: paddle.Tensor) -> paddle.Tensor:
+        """(B, 4, h, w): d(sampled x, y)/d(x, y) - identity, in pixels, of a flow (B, h, w, 2).
+
+        Near 0 where the warp only moves the source; -0.5 down where it pulls it to twice its height.
+        """
+        _, h, w, _ = deformation.shape
+        identity = make_coordinate_grid((h, w), deformation.dtype).reshape([1, h, w, 2])
+        displacement = (deformation - identity).transpose([0, 3, 1, 2])
+        scale = paddle.to_tensor(np.array([w - 1, h - 1, w - 1, h - 1], np.float32).reshape(1, 4, 1, 1) / 2)
+        return F.conv2d(displacement, self.difference_kernel, padding=1, groups=2) * scale
+
+    def _add_stretch(self, warped: paddle.Tensor, deformation: paddle.Tensor) -> paddle.Tensor:
+        features, image = self.split_skip(warped)
+        stretch = self.stretch(deformation)
+        if tuple(stretch.shape[2:]) != tuple(features.shape[2:]):
+            stretch = resize_bilinear(stretch, tuple(features.shape[2:]))
+        features = features + self.stretch_in(stretch)
+        return features if image is None else paddle.concat([features, image], axis=1)
+
     def _occlude(self, features: paddle.Tensor, occlusion_map: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         h, w = features.shape[2:]
         if tuple(occlusion_map.shape[2:]) != (h, w):
@@ -198,6 +236,8 @@ class OcclusionAwareGenerator(nn.Layer):
                 out, output["occlusion_map"] = self._occlude(out, motion["occlusion_map"])
                 if full_output:
                     output["occlusion_logits"] = motion["occlusion_logits"]
+            if self.stretch_in is not None:
+                out = self._add_stretch(out, deformation)
             if full_output:
                 if source_image.shape[0] != b:
                     source_image = source_image.expand([b] + list(source_image.shape[1:]))

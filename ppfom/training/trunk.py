@@ -21,7 +21,7 @@ from ..modules import OcclusionAwareGenerator
 
 THRESHOLDS = (0.0, 0.1, 0.3, 0.7, 0.9)
 CLIP = 0.01  # logit(0) is -inf: colours are reproduced within [CLIP, 1 - CLIP]
-DECODER = ("bottleneck.", "up_blocks.", "final.")  # after the warp: what paints the frame
+DECODER = ("stretch_in.", "bottleneck.", "up_blocks.", "final.")  # after the warp: what paints the frame
 
 
 def named_trunk_parameters(generator: OcclusionAwareGenerator) -> list:
