@@ -685,6 +685,22 @@ def test_resume_repeats_the_uninterrupted_run(tiny_data, tmp_path):
     assert resumed.history[0] == pytest.approx(straight.history[2], rel=1e-5)
 
 
+def test_a_checkpoint_from_before_the_stretch_input_resumes_into_it(tiny_data, tmp_path, caplog):
+    cfg = tiny_config(tiny_data, total_iters=3, **{"snapshot_config.interval": 2})
+    straight = Trainer(cfg, output_dir=str(tmp_path / "a"), progress=False)
+    straight.run()
+    interrupted = Trainer(cfg, output_dir=str(tmp_path / "b"), progress=False)
+    interrupted.run(max_iters=2)
+    checkpoint = str(tmp_path / "b" / "iter_2_checkpoint.pdparams")
+    stretched = tiny_config(tiny_data, total_iters=3, **{"model.generator.generator_cfg.stretch_input": True})
+    with caplog.at_level("INFO", logger="ppfom.training"):
+        resumed = Trainer(stretched, output_dir=str(tmp_path / "c"), resume=checkpoint, progress=False)
+    assert "stretch_in.weight" in caplog.text
+    resumed.run()
+    assert resumed.history[0] == pytest.approx(straight.history[2], rel=1e-5)  # the same model at first
+    assert float(resumed.nets["generator"].stretch_in.weight.abs().sum()) > 0  # then it trains
+
+
 def test_weight_averages_lag_the_weights_resume_exactly_and_are_what_gets_bundled(tiny_data, tmp_path):
     from ppfom.training.trainer import export_weights
 

@@ -34,6 +34,8 @@ log = logging.getLogger("ppfom.training")
 
 # Adam as in the FOM paper and code; PaddleGAN's default beta1 of 0.9 trains noticeably worse.
 BETAS = (0.5, 0.999)
+# layers whose initial weights make them a no-op (zeros): a checkpoint from before them can be resumed
+NEW_LAYERS = ("stretch_in.",)
 NETWORKS = {"kp_detector": "optimizer_KP", "generator": "optimizer_Gen", "discriminator": "optimizer_Dis"}
 
 
@@ -343,7 +345,8 @@ class Trainer:
         state = read_checkpoint(path)
         for name, net in self.nets.items():
             if name in state:
-                load_state(net, state[name], name, source=path, hint="check --config against the checkpoint")
+                load_state(net, _with_new_layers(net, state[name], name), name, source=path,
+                           hint="check --config against the checkpoint")
             else:
                 log.warning("checkpoint '%s' has no %s: it starts from scratch", path, name)
         saved_names = state.get("param_names", {})
@@ -391,6 +394,15 @@ class Trainer:
             copied += len(fits)
         dist.broadcast_parameters(list(self.nets.values()))
         log.info("warm start from %s: %d of %d tensors copied", path, copied, total)
+
+
+def _with_new_layers(net: paddle.nn.Layer, saved: dict, name: str) -> dict:
+    """``saved`` plus, for layers that start as a no-op (``NEW_LAYERS``, e.g. ``stretch_in``) and that
+    the checkpoint predates, their initial weights: the run resumes as the model it extends."""
+    new = {k: v.numpy() for k, v in net.state_dict().items() if k.startswith(NEW_LAYERS) and k not in saved}
+    if new:
+        log.info("%s: %s not in the checkpoint, resumed at their start (a no-op)", name, ", ".join(sorted(new)))
+    return {**saved, **new}
 
 
 def _rename_accumulators(state: dict, old: list[str], new: list[str]) -> dict:
