@@ -775,7 +775,8 @@ def test_train_cli_reports_user_errors_in_one_line(tmp_path, capsys):
                                   "firstorder_synthetic_varied.yaml", "firstorder_synthetic_varied_motion64.yaml",
                                   "firstorder_synthetic_varied_separation.yaml", "firstorder_synthetic_varied_skip.yaml",
                                   "firstorder_synthetic_varied_regions.yaml", "firstorder_synthetic_varied_mask.yaml",
-                                  "firstorder_synthetic_varied_decoder.yaml"])
+                                  "firstorder_synthetic_varied_decoder.yaml", "firstorder_synthetic_varied_warp.yaml",
+                                  "firstorder_synthetic_varied_stretch.yaml"])
 def test_training_configs_are_complete(name):
     cfg = load_config(ROOT / "configs" / name)
     check_config(cfg)
