@@ -344,13 +344,19 @@ def test_decoded_pixel_loss_teaches_the_decoder_where_the_skip_mask_hides_it(tin
     assert final_grad(0) < 1e-6 < final_grad(1)
 
 
+def _first_step(dataroot: str, output_dir, **overrides) -> tuple[Trainer, dict]:
+    """A tiny trainer and its generator's loss terms on the first batch (not yet backpropagated)."""
+    trainer = Trainer(tiny_config(dataroot, **overrides), output_dir=str(output_dir), progress=False)
+    batch = next(trainer.loader())
+    trainer.train_mode()
+    terms, _ = trainer.gen_full(batch["source"], batch["driving"], np.random.default_rng(0))
+    return trainer, terms
+
+
 def test_warp_pixel_loss_trains_the_motion_not_the_decoder(tiny_data, tmp_path):
     def gradients(warp_weight):
-        cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.warp_pixel": warp_weight})
-        trainer = Trainer(cfg, output_dir=str(tmp_path / str(warp_weight)), progress=False)
-        batch = next(trainer.loader())
-        trainer.train_mode()
-        terms, _ = trainer.gen_full(batch["source"], batch["driving"], np.random.default_rng(0))
+        trainer, terms = _first_step(tiny_data, tmp_path / str(warp_weight),
+                                     **{"model.train_params.loss_weights.warp_pixel": warp_weight})
         if "warp_pixel" not in terms:
             return None
         terms["warp_pixel"].backward()  # this term alone
@@ -417,11 +423,8 @@ def test_occlusion_balance_lets_the_map_clear_a_rare_failure():
 
 def test_occlusion_weight_trains_the_occlusion_map(tiny_data, tmp_path):
     def occlusion_grad(weight):
-        cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.occlusion": weight})
-        trainer = Trainer(cfg, output_dir=str(tmp_path / str(weight)), progress=False)
-        batch = next(trainer.loader())
-        trainer.train_mode()
-        terms, _ = trainer.gen_full(batch["source"], batch["driving"], np.random.default_rng(0))
+        trainer, terms = _first_step(tiny_data, tmp_path / str(weight),
+                                     **{"model.train_params.loss_weights.occlusion": weight})
         assert ("occlusion" in terms) == (weight > 0)
         if weight:
             terms["occlusion"].backward()
