@@ -1,0 +1,100 @@
+"""More keypoints for a trained model, starting as exactly the model it grows from.
+
+With ten keypoints at 64x64 the demo model has no keypoint on an eye or a lip: the ones nearest
+keep an identity jacobian while the eyes close, and one keypoint's affine stretches the whole mouth.
+Training a larger model from scratch takes the hours the first stages took; instead each new
+keypoint is a copy of a chosen old one (its heatmap and jacobian heads, plus ``noise`` so the two
+can separate), the copy and its original split the original's share of the motion mask (their mask
+logits lowered by log(number of copies)), and the motion network's inputs for the new keypoints start
+at zero weight. The grown model's motion, and so its frames, are the old model's until training
+moves the copies apart.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import PpfomError
+
+KP_HEADS = ("kp.weight", "kp.bias")
+JACOBIAN_HEADS = ("jacobian.weight", "jacobian.bias")
+MOTION = "dense_motion_network."
+MOTION_INPUT = MOTION + "hourglass.encoder.down_blocks.0.conv.weight"
+MASK = MOTION + "mask."
+OCCLUSION = MOTION + "occlusion.weight"
+
+
+def grow_keypoints(kp_state: dict, gen_state: dict, copies: Sequence[int], num_channels: int = 3,
+                   noise: float = 0.0, seed: int = 0) -> tuple[dict, dict]:
+    """Keypoint detector and generator weights with ``len(copies)`` keypoints added.
+
+    ``copies[j]`` is the old keypoint the j-th new one copies (an index may repeat). Returns new
+    state dicts of numpy arrays; the input ones are left as they were.
+    """
+    kp = {k: np.asarray(v, dtype=np.float32) for k, v in kp_state.items()}
+    gen = {k: np.asarray(v, dtype=np.float32) for k, v in gen_state.items()}
+    num_kp = _check(kp, gen, copies)
+    rng = np.random.default_rng(seed)
+    kp.update(_grown_heads(kp, copies, noise, rng))
+    gen.update(_grown_motion(gen, num_kp, copies, num_channels))
+    return kp, gen
+
+
+def _check(kp: dict, gen: dict, copies: Sequence[int]) -> int:
+    missing = [k for k in (*KP_HEADS, MOTION_INPUT, MASK + "weight", MASK + "bias")
+               if k not in kp and k not in gen]
+    if missing:
+        raise PpfomError(f"cannot grow keypoints: the weights lack {missing[0]} (a FirstOrderModel "
+                         "keypoint detector and generator with a full-size motion network are needed)")
+    num_kp = kp["kp.bias"].shape[0]
+    bad = [i for i in copies if not 0 <= int(i) < num_kp]
+    if not copies or bad:
+        raise PpfomError(f"--copies must name keypoints 0..{num_kp - 1} to copy (got {list(copies)})")
+    return num_kp
+
+
+def _grown_heads(kp: dict, copies: Sequence[int], noise: float, rng: np.random.Generator) -> dict:
+    """Heatmap rows (perturbed by ``noise`` x their spread) and jacobian rows of the copied keypoints."""
+    out = {}
+    for name in KP_HEADS:
+        rows = kp[name][list(copies)]
+        if noise:
+            rows = rows + rng.normal(0, noise * float(np.std(kp[name])), rows.shape).astype(np.float32)
+        out[name] = np.concatenate([kp[name], rows])
+    if JACOBIAN_HEADS[0] in kp:
+        maps = kp["jacobian.bias"].shape[0] // 4
+        if maps != kp["kp.bias"].shape[0]:
+            return out  # one jacobian shared by all keypoints: nothing to copy
+        rows = [4 * i + r for i in copies for r in range(4)]
+        for name in JACOBIAN_HEADS:
+            out[name] = np.concatenate([kp[name], kp[name][rows]])
+    return out
+
+
+def _grown_motion(gen: dict, num_kp: int, copies: Sequence[int], channels: int) -> dict:
+    """Motion network inputs for the new keypoints at zero weight; the mask split among copies."""
+    group = channels + 1  # each keypoint (and the background first) feeds its heatmap + deformed source
+    new_inputs = len(copies) * group
+    out = {MOTION_INPUT: _zero_inputs(gen[MOTION_INPUT], new_inputs)}
+    mask_w, mask_b = gen[MASK + "weight"], gen[MASK + "bias"].copy()
+    share = Counter(int(i) for i in copies)
+    for i, n in share.items():
+        mask_b[i + 1] -= np.log(n + 1)  # row 0 is the background
+    rows = [int(i) + 1 for i in copies]
+    out[MASK + "weight"] = _zero_inputs(np.concatenate([mask_w, mask_w[rows]]), new_inputs)
+    out[MASK + "bias"] = np.concatenate([mask_b, mask_b[rows]])
+    if OCCLUSION in gen:
+        out[OCCLUSION] = _zero_inputs(gen[OCCLUSION], new_inputs)
+    expected = (num_kp + 1) * group
+    if gen[MOTION_INPUT].shape[1] != expected:
+        raise PpfomError(f"cannot grow keypoints: the motion network takes {gen[MOTION_INPUT].shape[1]} "
+                         f"input channels, not ({num_kp} + 1) x {group}; pass the model's num_channels")
+    return out
+
+
+def _zero_inputs(weight: np.ndarray, extra: int) -> np.ndarray:
+    """``weight`` (out, in, kh, kw) with ``extra`` zero input channels appended (the new keypoints')."""
+    pad = np.zeros((weight.shape[0], extra, *weight.shape[2:]), dtype=weight.dtype)
+    return np.concatenate([weight, pad], axis=1)
