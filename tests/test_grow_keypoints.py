@@ -13,7 +13,7 @@ import pytest
 from ppfom.checkpoint import read_checkpoint, save_checkpoint
 from ppfom.config import build_generator, build_kp_detector, load_config
 from ppfom.errors import PpfomError
-from ppfom.training.grow_keypoints import grow_keypoints
+from ppfom.training.grow_keypoints import grow_keypoints, place_keypoints
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "firstorder_tiny.yaml"
@@ -104,3 +104,40 @@ def test_cli_writes_weights_a_larger_config_loads(old_model, tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "tools" / "grow_keypoints.py"), str(old), str(out),
                           "--copies", "9"], check=False, capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: --copies")
+
+
+def _marked_images(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grey frames with a red and a green square at random places, and those places in [-1, 1]."""
+    images = np.full((count, 3, 64, 64), 0.5, np.float32)
+    targets = rng.integers(8, 56, (count, 2, 2))
+    for n, ((rx, ry), (gx, gy)) in enumerate(targets):
+        images[n, :, ry - 3:ry + 4, rx - 3:rx + 4] = np.array([1, 0, 0], np.float32)[:, None, None]
+        images[n, :, gy - 3:gy + 4, gx - 3:gx + 4] = np.array([0, 1, 0], np.float32)[:, None, None]
+    return images, (targets / 63 * 2 - 1).astype(np.float32)
+
+
+def test_placing_moves_only_the_copies_onto_their_targets(old_model):
+    cfg, kp, gen, _ = old_model
+    source, targets = _marked_images(np.random.default_rng(1), 16)
+    kp_state, _ = grow_keypoints(kp.state_dict(), gen.state_dict(), [0, 0])
+    kp6, _ = _networks(cfg, 6)
+    kp6.set_state_dict(kp_state)
+    with paddle.no_grad():
+        before = kp6(paddle.to_tensor(source))["value"].numpy()
+    error = place_keypoints(kp6, [4, 5], source, targets, steps=200, lr=0.05)
+    with paddle.no_grad():
+        after = kp6(paddle.to_tensor(source))["value"].numpy()
+    np.testing.assert_allclose(after[:, :4], before[:, :4], atol=1e-6)  # the old keypoints stay
+    assert np.abs(before[:, 4:] - targets).mean() > 0.2
+    assert error < 0.1 and np.abs(after[:, 4:] - targets).mean() < 0.1
+
+
+def test_place_without_a_config_is_refused(old_model, tmp_path):
+    _, kp, gen, _ = old_model
+    old = tmp_path / "old.pdparams"
+    save_checkpoint({"kp_detector": kp.state_dict(), "generator": gen.state_dict()}, old)
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grow_keypoints.py"), str(old),
+                          str(tmp_path / "g.pdparams"), "--copies", "0", "--place", "left_eye"],
+                         check=False, capture_output=True, text=True)
+    assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith("error: --place needs --config")
+    assert not (tmp_path / "g.pdparams").exists()

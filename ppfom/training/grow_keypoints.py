@@ -98,3 +98,47 @@ def _zero_inputs(weight: np.ndarray, extra: int) -> np.ndarray:
     """``weight`` (out, in, kh, kw) with ``extra`` zero input channels appended (the new keypoints')."""
     pad = np.zeros((weight.shape[0], extra, *weight.shape[2:]), dtype=weight.dtype)
     return np.concatenate([weight, pad], axis=1)
+
+
+def place_keypoints(kp_detector, indices: Sequence[int], images: np.ndarray, targets: np.ndarray,
+                    steps: int = 150, lr: float = 0.02) -> float:
+    """Fit the heatmap heads of keypoints ``indices`` so they land on ``targets``; returns the mean error.
+
+    A copy starts exactly where its original is, and two copies of one keypoint get the same gradient
+    in training (the separation loss is zero for coinciding keypoints): they never part. Placed first
+    on landmarks (the eyes, the mouth's corners), each starts where it is meant to work. Only those
+    heads change; the detector's features are fixed. ``images``: (N, 3, H, W) in [0, 1]; ``targets``:
+    (N, len(indices), 2) in the detector's [-1, 1] coordinates.
+    """
+    import paddle
+    import paddle.nn.functional as F
+
+    from ..modules.geometry import make_coordinate_grid
+
+    head = kp_detector.kp
+    if not isinstance(head, paddle.nn.Conv2D):
+        raise PpfomError("placing keypoints needs the full model's one-conv heatmap head (not mobile_net)")
+    with paddle.no_grad():
+        x = paddle.to_tensor(images, dtype="float32")
+        if kp_detector.scale_factor != 1:
+            x = kp_detector.down(x)
+        features = kp_detector.predictor(x)
+    rows = list(indices)
+    weight = paddle.to_tensor(head.weight.numpy()[rows], stop_gradient=False)
+    bias = paddle.to_tensor(head.bias.numpy()[rows], stop_gradient=False)
+    h, w = F.conv2d(features[:1], weight, bias, padding=head._padding).shape[2:]
+    grid = make_coordinate_grid((h, w), "float32").reshape([h * w, 2])
+    goal = paddle.to_tensor(targets, dtype="float32")
+    opt = paddle.optimizer.Adam(lr, parameters=[weight, bias])
+    for _ in range(steps):
+        logits = F.conv2d(features, weight, bias, padding=head._padding)
+        heat = F.softmax(logits.reshape([logits.shape[0], len(rows), h * w]) / kp_detector.temperature, axis=2)
+        loss = paddle.abs(paddle.matmul(heat, grid) - goal).mean()
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+    full_w, full_b = head.weight.numpy(), head.bias.numpy()
+    full_w[rows], full_b[rows] = weight.numpy(), bias.numpy()
+    head.weight.set_value(full_w)
+    head.bias.set_value(full_b)
+    return float(loss)
