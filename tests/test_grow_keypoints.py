@@ -124,9 +124,12 @@ def test_placing_moves_only_the_copies_onto_their_targets(old_model):
     kp6.set_state_dict(kp_state)
     with paddle.no_grad():
         before = kp6(paddle.to_tensor(source))["value"].numpy()
-    error = place_keypoints(kp6, [4, 5], source, targets, steps=200, lr=0.05)
+    error = place_keypoints(kp6, [4, 5], source, targets, originals=[0, 0], steps=200, lr=0.05)
     with paddle.no_grad():
-        after = kp6(paddle.to_tensor(source))["value"].numpy()
+        out = kp6(paddle.to_tensor(source))
+    after, jacobians = out["value"].numpy(), out["jacobian"].numpy()
+    # where they land, the copies move the image as their original does (its jacobian, not another's)
+    assert np.abs(jacobians[:, 4:] - jacobians[:, [0, 0]]).mean() < 0.1 * np.abs(jacobians[:, 0]).mean()
     np.testing.assert_allclose(after[:, :4], before[:, :4], atol=1e-6)  # the old keypoints stay
     assert np.abs(before[:, 4:] - targets).mean() > 0.2
     assert error < 0.1 and np.abs(after[:, 4:] - targets).mean() < 0.1

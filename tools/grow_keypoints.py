@@ -80,7 +80,7 @@ def _placed(kp: dict, args: argparse.Namespace) -> dict:
     images, marks = _landmarked_frames(cfg, args)
     targets = marks[:, [LANDMARKS.index(name) for name in args.place]]
     new = list(range(num_kp - len(args.copies), num_kp))
-    error = place_keypoints(detector, new, images, targets)
+    error = place_keypoints(detector, new, images, targets, originals=args.copies)
     print(f"placed keypoints {new[0]}-{new[-1]} on {', '.join(args.place)}: mean error {error:.3f} "
           f"({error * (images.shape[-1] - 1) / 2:.1f} pixels) over {len(images)} frames")
     return {k: v.numpy() for k, v in detector.state_dict().items()}

@@ -101,44 +101,81 @@ def _zero_inputs(weight: np.ndarray, extra: int) -> np.ndarray:
 
 
 def place_keypoints(kp_detector, indices: Sequence[int], images: np.ndarray, targets: np.ndarray,
-                    steps: int = 150, lr: float = 0.02) -> float:
+                    originals: Sequence[int] | None = None, steps: int = 150, lr: float = 0.02) -> float:
     """Fit the heatmap heads of keypoints ``indices`` so they land on ``targets``; returns the mean error.
 
     A copy starts exactly where its original is, and two copies of one keypoint get the same gradient
     in training (the separation loss is zero for coinciding keypoints): they never part. Placed first
-    on landmarks (the eyes, the mouth's corners), each starts where it is meant to work. Only those
-    heads change; the detector's features are fixed. ``images``: (N, 3, H, W) in [0, 1]; ``targets``:
-    (N, len(indices), 2) in the detector's [-1, 1] coordinates.
+    on landmarks (the eyes, the mouth's corners), each starts where it is meant to work. With
+    ``originals`` their jacobian heads are fitted too, to give the original's jacobian where they land:
+    a copied jacobian head read away from its original gives a wrong local motion, and the motion mask
+    then hands the copy's region back to the original within 100 iterations (seen on the demo model).
+    Only those heads change; the detector's features are fixed. ``images``: (N, 3, H, W) in [0, 1];
+    ``targets``: (N, len(indices), 2) in the detector's [-1, 1] coordinates.
     """
     import paddle
-    import paddle.nn.functional as F
-
-    from ..modules.geometry import make_coordinate_grid
 
     head = kp_detector.kp
     if not isinstance(head, paddle.nn.Conv2D):
         raise PpfomError("placing keypoints needs the full model's one-conv heatmap head (not mobile_net)")
     with paddle.no_grad():
         x = paddle.to_tensor(images, dtype="float32")
+        wanted = kp_detector(x)["jacobian"].numpy()[:, list(originals)] if originals is not None else None
         if kp_detector.scale_factor != 1:
             x = kp_detector.down(x)
         features = kp_detector.predictor(x)
     rows = list(indices)
-    weight = paddle.to_tensor(head.weight.numpy()[rows], stop_gradient=False)
-    bias = paddle.to_tensor(head.bias.numpy()[rows], stop_gradient=False)
-    h, w = F.conv2d(features[:1], weight, bias, padding=head._padding).shape[2:]
-    grid = make_coordinate_grid((h, w), "float32").reshape([h * w, 2])
     goal = paddle.to_tensor(targets, dtype="float32")
+    error = _fit_rows(head, rows, steps, lr,
+                      lambda w, b: paddle.abs(_soft_argmax(kp_detector, features, w, b, head)[0] - goal).mean())
+    if wanted is not None and isinstance(kp_detector.jacobian, paddle.nn.Conv2D) \
+            and kp_detector.num_jacobian_maps == kp_detector.num_kp:
+        with paddle.no_grad():
+            heat = _soft_argmax(kp_detector, features, head.weight[rows], head.bias[rows], head)[1]
+        goal_j = paddle.to_tensor(wanted.reshape([len(images), len(rows), 4]), dtype="float32")
+        jac_rows = [4 * i + r for i in rows for r in range(4)]
+        _fit_rows(kp_detector.jacobian, jac_rows, steps, lr / 20,  # at lr it overshoots (worse than no fit)
+                  lambda w, b: paddle.abs(_read_jacobians(features, w, b, heat, kp_detector.jacobian) - goal_j).mean())
+    return error
+
+
+def _fit_rows(conv, rows: list[int], steps: int, lr: float, loss_fn) -> float:
+    """Adam on output channels ``rows`` of ``conv`` (the rest untouched); returns the last loss."""
+    import paddle
+
+    weight = paddle.to_tensor(conv.weight.numpy()[rows], stop_gradient=False)
+    bias = paddle.to_tensor(conv.bias.numpy()[rows], stop_gradient=False)
     opt = paddle.optimizer.Adam(lr, parameters=[weight, bias])
     for _ in range(steps):
-        logits = F.conv2d(features, weight, bias, padding=head._padding)
-        heat = F.softmax(logits.reshape([logits.shape[0], len(rows), h * w]) / kp_detector.temperature, axis=2)
-        loss = paddle.abs(paddle.matmul(heat, grid) - goal).mean()
+        loss = loss_fn(weight, bias)
         loss.backward()
         opt.step()
         opt.clear_grad()
-    full_w, full_b = head.weight.numpy(), head.bias.numpy()
+    full_w, full_b = conv.weight.numpy(), conv.bias.numpy()
     full_w[rows], full_b[rows] = weight.numpy(), bias.numpy()
-    head.weight.set_value(full_w)
-    head.bias.set_value(full_b)
+    conv.weight.set_value(full_w)
+    conv.bias.set_value(full_b)
     return float(loss)
+
+
+def _soft_argmax(kp_detector, features, weight, bias, head):
+    """Keypoint positions (N, k, 2) and heatmaps (N, k, HW) of heatmap-head rows ``weight``, ``bias``."""
+    import paddle
+    import paddle.nn.functional as F
+
+    from ..modules.geometry import make_coordinate_grid
+
+    logits = F.conv2d(features, weight, bias, padding=head._padding)
+    n, k, h, w = logits.shape
+    heat = F.softmax(logits.reshape([n, k, h * w]) / kp_detector.temperature, axis=2)
+    return paddle.matmul(heat, make_coordinate_grid((h, w), "float32").reshape([h * w, 2])), heat
+
+
+def _read_jacobians(features, weight, bias, heat, conv):
+    """Jacobians (N, k, 4) that jacobian-head rows ``weight``, ``bias`` give under heatmaps ``heat``."""
+    import paddle
+    import paddle.nn.functional as F
+
+    maps = F.conv2d(features, weight, bias, padding=conv._padding)
+    n, _, h, w = maps.shape
+    return paddle.matmul(maps.reshape([n, -1, 4, h * w]), heat.unsqueeze(-1)).reshape([n, -1, 4])
