@@ -107,9 +107,10 @@ def place_keypoints(kp_detector, indices: Sequence[int], images: np.ndarray, tar
     A copy starts exactly where its original is, and two copies of one keypoint get the same gradient
     in training (the separation loss is zero for coinciding keypoints): they never part. Placed first
     on landmarks (the eyes, the mouth's corners), each starts where it is meant to work. With
-    ``originals`` their jacobian heads are fitted too, to give the original's jacobian where they land:
-    a copied jacobian head read away from its original gives a wrong local motion, and the motion mask
-    then hands the copy's region back to the original within 100 iterations (seen on the demo model).
+    ``originals`` their jacobian heads are fitted too, to give the original's jacobian where they land
+    (a copied jacobian head read away from its original gives another local motion), so each copy
+    starts moving its region as the original did. (On the demo model the motion mask still handed the
+    eyes back to the original within 50 iterations: README, Training.)
     Only those heads change; the detector's features are fixed. ``images``: (N, 3, H, W) in [0, 1];
     ``targets``: (N, len(indices), 2) in the detector's [-1, 1] coordinates.
     """
