@@ -16,14 +16,12 @@ and for the painting, the mean luminance of the result inside the true open mout
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import warnings
 
 import cv2
 import numpy as np
 import paddle
-from machine import cpu_line
+from cartoon_probe import probe_setup
 
 from ppfom import frames, synthetic
 from ppfom.predictor import FirstOrderPredictor
@@ -80,20 +78,8 @@ def measure(pred: FirstOrderPredictor, ident: synthetic.Identity, size: int = 64
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default="ppfom/assets/synthetic64.yaml")
-    p.add_argument("--weights", default="ppfom/assets/synthetic64.pdparams")
-    p.add_argument("--identities", type=int, default=12)
-    p.add_argument("--seed", type=int, default=5)
-    args = p.parse_args(argv)
-    warnings.simplefilter("ignore")
-    pred = FirstOrderPredictor(config=args.config, weight_path=args.weights, image_size=64, relative=False,
-                               backend="dygraph")
-    if pred.generator.dense_motion_network is None:
-        raise SystemExit(f"{args.weights}: the generator has no dense motion network: nothing to measure")
-    rng = np.random.default_rng(args.seed)
-    print(cpu_line())
-    rows = [measure(pred, synthetic.random_identity(rng, "varied")) for _ in range(args.identities)]
+    args, pred, identities = probe_setup(__doc__.splitlines()[0], argv)
+    rows = [measure(pred, ident) for ident in identities]
     print(f"{args.weights}: mouth {CLOSED} -> {OPEN}, {args.identities} identities (seed {args.seed}); "
           "spread across x down, open / closed")
     for key in ("truth", "keypoints", "warp"):
