@@ -207,6 +207,31 @@ def test_keypoint_separation_is_a_training_term_when_weighted(tiny_data, tmp_pat
     assert trainer.step(next(trainer.loader()))["keypoint_separation"] > 0
 
 
+def test_keypoint_ownership_is_zero_when_the_keypoint_owns_its_neighbourhood_and_rises_otherwise():
+    h = w = 16
+    kp = paddle.to_tensor([[[-0.5, 0.0], [0.5, 0.0]]])  # keypoint 1 on the right half
+    right = np.zeros((1, 3, h, w), np.float32)
+    right[:, 2, :, w // 2:] = 1  # mask channel 2 (keypoint 1) owns the right half, the background the rest
+    right[:, 0, :, :w // 2] = 1
+    owned = losses.keypoint_ownership(paddle.to_tensor(right), kp, [1], 0.1).item()
+    assert owned < 0.02
+    wrong = np.roll(right, -1, axis=1)  # now keypoint 0 holds the right half
+    assert losses.keypoint_ownership(paddle.to_tensor(wrong), kp, [1], 0.1).item() > 0.98
+    assert losses.keypoint_ownership(paddle.to_tensor(wrong), kp, [0], 0.1).item() > 0.98
+
+
+def test_keypoint_ownership_is_a_training_term_and_names_bad_indices(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.keypoint_ownership": 1,
+                                    "model.train_params.owned_keypoints": [0]})
+    trainer = Trainer(cfg, output_dir=str(tmp_path), progress=False)
+    assert 0 < trainer.step(next(trainer.loader()))["keypoint_ownership"] <= 1
+    cfg = tiny_config(tiny_data, **{"model.train_params.loss_weights.keypoint_ownership": 1,
+                                    "model.train_params.owned_keypoints": [99]})
+    trainer = Trainer(cfg, output_dir=str(tmp_path), progress=False)
+    with pytest.raises(PpfomError, match="owned_keypoints"):
+        trainer.step(next(trainer.loader()))
+
+
 def test_change_weighted_pixel_loss_counts_errors_where_the_frame_changed_more():
     real = np.zeros((1, 3, 4, 4), np.float32)
     real[:, :, 0, 0] = 1.0  # the only pixel the motion changed (the source is all zeros)

@@ -188,6 +188,28 @@ def keypoint_separation(kp: dict, distance: float) -> paddle.Tensor:
     return (F.relu(distance * distance - squared) * off_diagonal).sum([1, 2]).mean() / 2
 
 
+def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Sequence[int],
+                       sigma: float) -> paddle.Tensor:
+    """Not in FOM: how much of the motion mask keypoints ``indices`` fail to own around themselves.
+
+    The mask (B, K+1, H, W; channel 0 is the background) is weighed by a Gaussian of ``sigma``
+    ([-1, 1] units) around each listed keypoint's (detached) position; the loss is the mean share
+    the keypoint does not get there. A keypoint placed on an eye learns the eye's motion (a blink)
+    only through the share of the mask it is given, and without a prior the mask hands the eyes
+    back to a steadier neighbour before the keypoint has learnt anything.
+    """
+    b, _, h, w = mask.shape
+    ys = paddle.linspace(-1, 1, h, dtype=mask.dtype).reshape([1, 1, h, 1])
+    xs = paddle.linspace(-1, 1, w, dtype=mask.dtype).reshape([1, 1, 1, w])
+    chosen = paddle.to_tensor([int(i) for i in indices], dtype="int64")
+    centres = paddle.index_select(kp_value.detach(), chosen, axis=1)  # (B, n, 2) as (x, y)
+    dx = xs - centres[:, :, 0].reshape([b, -1, 1, 1])
+    dy = ys - centres[:, :, 1].reshape([b, -1, 1, 1])
+    weight = paddle.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))  # (B, n, H, W)
+    owned = paddle.index_select(mask, chosen + 1, axis=1)
+    return ((weight * (1 - owned)).sum([2, 3]) / weight.sum([2, 3])).mean()
+
+
 def generator_gan_loss(fake_maps: dict, scales: Sequence) -> paddle.Tensor:
     return sum(((1 - fake_maps[f"prediction_map_{s}"]) ** 2).mean() for s in scales)
 

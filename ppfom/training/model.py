@@ -81,7 +81,24 @@ class GeneratorFull(nn.Layer):
             distance = float(self.train_params.get("keypoint_distance", 0.2))
             out["keypoint_separation"] = float(w["keypoint_separation"]) * losses.keypoint_separation(
                 kp_driving, distance)
+        if float(w.get("keypoint_ownership", 0)):  # not in FOM: see losses.keypoint_ownership
+            out["keypoint_ownership"] = self._ownership_term(generated, kp_driving)
         return out, generated
+
+    def _ownership_term(self, generated: dict, kp_driving: dict) -> paddle.Tensor:
+        """``train_params.owned_keypoints`` (e.g. ones placed on the eyes) made to own the mask around them."""
+        indices = self.train_params.get("owned_keypoints") or []
+        num_kp = kp_driving["value"].shape[1]
+        if not indices or not all(0 <= int(i) < num_kp for i in indices):
+            raise PpfomError(f"model.train_params.loss_weights.keypoint_ownership needs "
+                             f"train_params.owned_keypoints: a list of keypoint indices below {num_kp}, "
+                             f"got {indices!r}")
+        if "mask" not in generated:
+            raise PpfomError("model.train_params.loss_weights.keypoint_ownership needs the generator's "
+                             "dense_motion_params: add them or remove keypoint_ownership")
+        sigma = float(self.train_params.get("ownership_sigma", 0.08))
+        return float(self.weights["keypoint_ownership"]) * losses.keypoint_ownership(
+            generated["mask"], kp_driving["value"], indices, sigma)
 
     def _decoded_pixel_term(self, generated: dict, real: dict, regions: paddle.Tensor | None) -> paddle.Tensor:
         """The pixel loss on the decoder's own image, before the ``pixel_skip`` blend.
