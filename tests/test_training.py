@@ -218,6 +218,12 @@ def test_keypoint_ownership_is_zero_when_the_keypoint_owns_its_neighbourhood_and
     wrong = np.roll(right, -1, axis=1)  # now keypoint 0 holds the right half
     assert losses.keypoint_ownership(paddle.to_tensor(wrong), kp, [1], 0.1).item() > 0.98
     assert losses.keypoint_ownership(paddle.to_tensor(wrong), kp, [0], 0.1).item() > 0.98
+    # with a reach, holding the far half too costs: keypoint 1 owning everything is no longer free
+    everything = np.zeros((1, 3, h, w), np.float32)
+    everything[:, 2] = 1
+    assert losses.keypoint_ownership(paddle.to_tensor(everything), kp, [1], 0.1).item() < 0.02
+    assert losses.keypoint_ownership(paddle.to_tensor(everything), kp, [1], 0.1, 0.3).item() > 0.98
+    assert losses.keypoint_ownership(paddle.to_tensor(right), kp, [1], 0.1, 0.3).item() < 0.5
 
 
 def test_keypoint_ownership_is_a_training_term_and_names_bad_indices(tiny_data, tmp_path):

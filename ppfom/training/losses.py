@@ -189,14 +189,16 @@ def keypoint_separation(kp: dict, distance: float) -> paddle.Tensor:
 
 
 def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Sequence[int],
-                       sigma: float) -> paddle.Tensor:
-    """Not in FOM: how much of the motion mask keypoints ``indices`` fail to own around themselves.
+                       sigma: float, reach: float | None = None) -> paddle.Tensor:
+    """Not in FOM: how far keypoints ``indices`` are from owning the motion mask near them, and only there.
 
     The mask (B, K+1, H, W; channel 0 is the background) is weighed by a Gaussian of ``sigma``
-    ([-1, 1] units) around each listed keypoint's (detached) position; the loss is the mean share
-    the keypoint does not get there. A keypoint placed on an eye learns the eye's motion (a blink)
-    only through the share of the mask it is given, and without a prior the mask hands the eyes
-    back to a steadier neighbour before the keypoint has learnt anything.
+    ([-1, 1] units) around each listed keypoint's (detached) position: the share the keypoint does
+    not get there is the first part. With ``reach``, the share it holds farther away (weighed by
+    ``1 - exp(-d^2 / 2 reach^2)``) is added. A keypoint placed on an eye learns a blink only through
+    the share of the mask it is given, and only if that share is the eye: without the first part the
+    mask hands the eyes back to a steadier neighbour; without the second, an eye keypoint that also
+    holds the forehead tears it whenever it narrows the eye, and the error says "do not blink".
     """
     b, _, h, w = mask.shape
     ys = paddle.linspace(-1, 1, h, dtype=mask.dtype).reshape([1, 1, h, 1])
@@ -205,9 +207,14 @@ def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Se
     centres = paddle.index_select(kp_value.detach(), chosen, axis=1)  # (B, n, 2) as (x, y)
     dx = xs - centres[:, :, 0].reshape([b, -1, 1, 1])
     dy = ys - centres[:, :, 1].reshape([b, -1, 1, 1])
-    weight = paddle.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))  # (B, n, H, W)
+    squared = dx * dx + dy * dy  # (B, n, H, W)
+    near = paddle.exp(-squared / (2 * sigma * sigma))
     owned = paddle.index_select(mask, chosen + 1, axis=1)
-    return ((weight * (1 - owned)).sum([2, 3]) / weight.sum([2, 3])).mean()
+    loss = (near * (1 - owned)).sum([2, 3]) / near.sum([2, 3])
+    if reach:
+        far = 1 - paddle.exp(-squared / (2 * reach * reach))
+        loss = loss + (far * owned).sum([2, 3]) / far.sum([2, 3])
+    return loss.mean()
 
 
 def generator_gan_loss(fake_maps: dict, scales: Sequence) -> paddle.Tensor:

@@ -97,8 +97,9 @@ class GeneratorFull(nn.Layer):
             raise PpfomError("model.train_params.loss_weights.keypoint_ownership needs the generator's "
                              "dense_motion_params: add them or remove keypoint_ownership")
         sigma = float(self.train_params.get("ownership_sigma", 0.08))
+        reach = self.train_params.get("ownership_reach")
         return float(self.weights["keypoint_ownership"]) * losses.keypoint_ownership(
-            generated["mask"], kp_driving["value"], indices, sigma)
+            generated["mask"], kp_driving["value"], indices, sigma, float(reach) if reach else None)
 
     def _decoded_pixel_term(self, generated: dict, real: dict, regions: paddle.Tensor | None) -> paddle.Tensor:
         """The pixel loss on the decoder's own image, before the ``pixel_skip`` blend.
