@@ -223,7 +223,13 @@ def test_keypoint_ownership_is_zero_when_the_keypoint_owns_its_neighbourhood_and
     everything[:, 2] = 1
     assert losses.keypoint_ownership(paddle.to_tensor(everything), kp, [1], 0.1).item() < 0.02
     assert losses.keypoint_ownership(paddle.to_tensor(everything), kp, [1], 0.1, 0.3).item() > 0.98
-    assert losses.keypoint_ownership(paddle.to_tensor(right), kp, [1], 0.1, 0.3).item() < 0.5
+    half = losses.keypoint_ownership(paddle.to_tensor(right), kp, [1], 0.1, 0.3).item()
+    assert 0.98 < half < losses.keypoint_ownership(paddle.to_tensor(everything), kp, [1], 0.1, 0.3).item()
+    yy, xx = np.mgrid[0:h, 0:w] / (h - 1) * 2 - 1
+    disc = np.zeros((1, 3, h, w), np.float32)
+    disc[:, 2] = (xx - 0.5) ** 2 + yy ** 2 < 0.2 ** 2  # keypoint 1 holds only a disc around itself
+    disc[:, 0] = 1 - disc[:, 2]
+    assert losses.keypoint_ownership(paddle.to_tensor(disc), kp, [1], 0.1, 0.3).item() < 0.1 * half
 
 
 def test_keypoint_ownership_is_a_training_term_and_names_bad_indices(tiny_data, tmp_path):

@@ -194,8 +194,9 @@ def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Se
 
     The mask (B, K+1, H, W; channel 0 is the background) is weighed by a Gaussian of ``sigma``
     ([-1, 1] units) around each listed keypoint's (detached) position: the share the keypoint does
-    not get there is the first part. With ``reach``, the share it holds farther away (weighed by
-    ``1 - exp(-d^2 / 2 reach^2)``) is added. A keypoint placed on an eye learns a blink only through
+    not get there is the first part. With ``reach``, the area it holds farther away (weighed by
+    ``1 - exp(-d^2 / 2 reach^2)``), in units of the near Gaussian's area, is added: a small patch
+    of forehead fully held is small in a mean over the frame but tears as much as a large one. A keypoint placed on an eye learns a blink only through
     the share of the mask it is given, and only if that share is the eye: without the first part the
     mask hands the eyes back to a steadier neighbour; without the second, an eye keypoint that also
     holds the forehead tears it whenever it narrows the eye, and the error says "do not blink".
@@ -213,7 +214,7 @@ def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Se
     loss = (near * (1 - owned)).sum([2, 3]) / near.sum([2, 3])
     if reach:
         far = 1 - paddle.exp(-squared / (2 * reach * reach))
-        loss = loss + (far * owned).sum([2, 3]) / far.sum([2, 3])
+        loss = loss + (far * owned).sum([2, 3]) / near.sum([2, 3])
     return loss.mean()
 
 
