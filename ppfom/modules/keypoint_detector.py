@@ -21,6 +21,14 @@ def _head(channels: int, out: int, pad: int, mobile_net: bool, kaiming: bool) ->
     )
 
 
+def soft_argmax(logits: paddle.Tensor, temperature: float) -> tuple[paddle.Tensor, paddle.Tensor]:
+    """Keypoints (B, K, 2) as heatmap-weighted means of a [-1, 1] grid, and the heatmaps (B, K, HW)."""
+    b, k, h, w = logits.shape
+    heatmap = F.softmax(logits.reshape([b, k, h * w]) / temperature, axis=2)
+    grid = make_coordinate_grid((h, w), heatmap.dtype).reshape([h * w, 2])
+    return paddle.matmul(heatmap, grid), heatmap
+
+
 class KPDetector(nn.Layer):
     """Keypoints as the softmax-weighted mean of heatmaps over a [-1, 1] grid.
 
@@ -66,9 +74,8 @@ class KPDetector(nn.Layer):
         features = self.predictor(x)
         logits = self.kp(features)
         b, k, h, w = logits.shape
-        heatmap = F.softmax(logits.reshape([b, k, h * w]) / self.temperature, axis=2)
-        grid = make_coordinate_grid((h, w), heatmap.dtype).reshape([h * w, 2])
-        out = {"value": paddle.matmul(heatmap, grid)}
+        value, heatmap = soft_argmax(logits, self.temperature)
+        out = {"value": value}
         if self.jacobian is not None:
             maps = self.jacobian(features).reshape([b, self.num_jacobian_maps, 4, h * w])
             jacobian = paddle.matmul(maps, heatmap.unsqueeze(-1))  # (B, K, 4, 1)

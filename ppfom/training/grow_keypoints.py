@@ -15,8 +15,11 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+import paddle
+import paddle.nn.functional as F
 
 from ..errors import PpfomError
+from ..modules.keypoint_detector import soft_argmax
 
 KP_HEADS = ("kp.weight", "kp.bias")
 JACOBIAN_HEADS = ("jacobian.weight", "jacobian.bias")
@@ -76,6 +79,10 @@ def _grown_heads(kp: dict, copies: Sequence[int], noise: float, rng: np.random.G
 def _grown_motion(gen: dict, num_kp: int, copies: Sequence[int], channels: int) -> dict:
     """Motion network inputs for the new keypoints at zero weight; the mask split among copies."""
     group = channels + 1  # each keypoint (and the background first) feeds its heatmap + deformed source
+    expected = (num_kp + 1) * group
+    if gen[MOTION_INPUT].shape[1] != expected:
+        raise PpfomError(f"cannot grow keypoints: the motion network takes {gen[MOTION_INPUT].shape[1]} "
+                         f"input channels, not ({num_kp} + 1) x {group}; pass the model's num_channels")
     new_inputs = len(copies) * group
     out = {MOTION_INPUT: _zero_inputs(gen[MOTION_INPUT], new_inputs)}
     mask_w, mask_b = gen[MASK + "weight"], gen[MASK + "bias"].copy()
@@ -87,10 +94,6 @@ def _grown_motion(gen: dict, num_kp: int, copies: Sequence[int], channels: int) 
     out[MASK + "bias"] = np.concatenate([mask_b, mask_b[rows]])
     if OCCLUSION in gen:
         out[OCCLUSION] = _zero_inputs(gen[OCCLUSION], new_inputs)
-    expected = (num_kp + 1) * group
-    if gen[MOTION_INPUT].shape[1] != expected:
-        raise PpfomError(f"cannot grow keypoints: the motion network takes {gen[MOTION_INPUT].shape[1]} "
-                         f"input channels, not ({num_kp} + 1) x {group}; pass the model's num_channels")
     return out
 
 
@@ -114,8 +117,6 @@ def place_keypoints(kp_detector, indices: Sequence[int], images: np.ndarray, tar
     Only those heads change; the detector's features are fixed. ``images``: (N, 3, H, W) in [0, 1];
     ``targets``: (N, len(indices), 2) in the detector's [-1, 1] coordinates.
     """
-    import paddle
-
     head = kp_detector.kp
     if not isinstance(head, paddle.nn.Conv2D):
         raise PpfomError("placing keypoints needs the full model's one-conv heatmap head (not mobile_net)")
@@ -142,8 +143,6 @@ def place_keypoints(kp_detector, indices: Sequence[int], images: np.ndarray, tar
 
 def _fit_rows(conv, rows: list[int], steps: int, lr: float, loss_fn) -> float:
     """Adam on output channels ``rows`` of ``conv`` (the rest untouched); returns the last loss."""
-    import paddle
-
     weight = paddle.to_tensor(conv.weight.numpy()[rows], stop_gradient=False)
     bias = paddle.to_tensor(conv.bias.numpy()[rows], stop_gradient=False)
     opt = paddle.optimizer.Adam(lr, parameters=[weight, bias])
@@ -161,22 +160,11 @@ def _fit_rows(conv, rows: list[int], steps: int, lr: float, loss_fn) -> float:
 
 def _soft_argmax(kp_detector, features, weight, bias, head):
     """Keypoint positions (N, k, 2) and heatmaps (N, k, HW) of heatmap-head rows ``weight``, ``bias``."""
-    import paddle
-    import paddle.nn.functional as F
-
-    from ..modules.geometry import make_coordinate_grid
-
-    logits = F.conv2d(features, weight, bias, padding=head._padding)
-    n, k, h, w = logits.shape
-    heat = F.softmax(logits.reshape([n, k, h * w]) / kp_detector.temperature, axis=2)
-    return paddle.matmul(heat, make_coordinate_grid((h, w), "float32").reshape([h * w, 2])), heat
+    return soft_argmax(F.conv2d(features, weight, bias, padding=head._padding), kp_detector.temperature)
 
 
 def _read_jacobians(features, weight, bias, heat, conv):
     """Jacobians (N, k, 4) that jacobian-head rows ``weight``, ``bias`` give under heatmaps ``heat``."""
-    import paddle
-    import paddle.nn.functional as F
-
     maps = F.conv2d(features, weight, bias, padding=conv._padding)
     n, _, h, w = maps.shape
     return paddle.matmul(maps.reshape([n, -1, 4, h * w]), heat.unsqueeze(-1)).reshape([n, -1, 4])

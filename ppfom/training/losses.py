@@ -196,10 +196,11 @@ def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Se
     ([-1, 1] units) around each listed keypoint's (detached) position: the share the keypoint does
     not get there is the first part. With ``reach``, the area it holds farther away (weighed by
     ``1 - exp(-d^2 / 2 reach^2)``), in units of the near Gaussian's area, is added: a small patch
-    of forehead fully held is small in a mean over the frame but tears as much as a large one. A keypoint placed on an eye learns a blink only through
-    the share of the mask it is given, and only if that share is the eye: without the first part the
-    mask hands the eyes back to a steadier neighbour; without the second, an eye keypoint that also
-    holds the forehead tears it whenever it narrows the eye, and the error says "do not blink".
+    of forehead fully held is small in a mean over the frame but tears as much as a large one.
+    A keypoint placed on an eye learns a blink only through the share of the mask it is given, and
+    only if that share is the eye: without the first part the mask hands the eyes back to a steadier
+    neighbour; without the second, an eye keypoint that also holds the forehead tears it whenever it
+    narrows the eye, and the error says "do not blink".
     """
     b, _, h, w = mask.shape
     ys = paddle.linspace(-1, 1, h, dtype=mask.dtype).reshape([1, 1, h, 1])
