@@ -8,8 +8,9 @@ same pose). Prints how much of the eyes' white stays visible, closed over open:
 - warp: where the deformation sends the source's eye white (the output pixels that sample it);
 - result: in the animated frame;
 
-and the vertical relative jacobian (J_closed J_open^-1) of the keypoint nearest each eye. A model that
-ignores blinks prints about 1 for all but the truth.
+and the vertical relative jacobian (J_closed J_open^-1) of the keypoint whose share of the motion mask
+is largest at each eye (the one that moves it). A model that ignores blinks prints about 1 for all but
+the truth.
 
     python benchmarks/blink_geometry.py [--config C --weights W] [--identities 12]
 """
@@ -51,14 +52,15 @@ def measure(pred: FirstOrderPredictor, ident: synthetic.Identity, size: int = 64
         src, drv = paddle.to_tensor(frames.to_nchw(source[None])), paddle.to_tensor(frames.to_nchw(driving[None]))
         kp_s, kp_d = pred.kp_detector(src), pred.kp_detector(drv)
         out = pred.generator(src, kp_d, kp_s)
-        grid = pred.generator.dense_motion_network(src, kp_d, kp_s)["deformation"].numpy()[0]
+        motion = pred.generator.dense_motion_network(src, kp_d, kp_s)
+        grid, mask = motion["deformation"].numpy()[0], motion["mask"].numpy()[0]
     grid = cv2.resize(grid, (FINE, FINE), interpolation=cv2.INTER_LINEAR)
     sample = np.clip(np.round((grid + 1) / 2 * (FINE - 1)), 0, FINE - 1).astype(int)
     warped = fine_open[sample[..., 1], sample[..., 0]]
     result = frames.to_uint8(out["prediction"].numpy())[0]
     stretch = []
-    for eye in synthetic.landmarks(ident, opened, size)[:2] / (size - 1) * 2 - 1:
-        k = int(np.argmin(np.linalg.norm(kp_s["value"].numpy()[0] - eye, axis=-1)))
+    for x, y in np.round(synthetic.landmarks(ident, opened, size)[:2]).astype(int):
+        k = int(np.argmax(mask[1:, y, x]))  # channel 0 is the background's
         stretch.append((kp_d["jacobian"].numpy()[0, k] @ np.linalg.inv(kp_s["jacobian"].numpy()[0, k]))[1, 1])
     white_source = eye_white(source, ident, opened).sum()
     return {"truth": fine_closed.sum() / fine_open.sum(), "warp": warped.sum() / fine_open.sum(),

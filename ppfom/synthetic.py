@@ -57,6 +57,7 @@ class Look:
 
 
 STYLES = ("plain", "varied", "portrait")
+EYE_FRAMES = ".eyes.npy"  # suffix of the eye-frame files next to a clip's landmarks
 SKIN_TONES = np.array([[255, 224, 196], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36],
                        [255, 205, 178], [120, 72, 40]], np.float64)
 
@@ -299,14 +300,35 @@ class _Painter:
                  max(1, int(3 * self.scale / 100)), cv2.LINE_AA)
 
 
-def make_clip(ident: Identity, rng: np.random.Generator, num_frames: int,
-              size: int, roll: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Frames (T, size, size, 3) uint8 and landmarks (T, 5, 2) float32 of one random clip."""
+def clip_poses(rng: np.random.Generator, num_frames: int, roll: float = 0.5) -> list[dict[str, float]]:
+    """The per-frame poses of one random clip (:func:`random_motion`)."""
     motion = random_motion(rng, num_frames, roll)
-    poses = [_pose(motion, i) for i in range(num_frames)]
+    return [_pose(motion, i) for i in range(num_frames)]
+
+
+def render_clip(ident: Identity, poses: list[dict[str, float]], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, size, size, 3) uint8 and landmarks (T, 5, 2) float32 of ``ident`` in ``poses``."""
     frames = np.stack([render(ident, p, size) for p in poses])
     marks = np.stack([landmarks(ident, p, size) for p in poses]).astype(np.float32)
     return frames, marks
+
+
+def make_clip(ident: Identity, rng: np.random.Generator, num_frames: int,
+              size: int, roll: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, size, size, 3) uint8 and landmarks (T, 5, 2) float32 of one random clip."""
+    return render_clip(ident, clip_poses(rng, num_frames, roll), size)
+
+
+def eye_frame(ident: Identity, pose: dict[str, float]) -> np.ndarray:
+    """(2, 2) the eye white's half-axes in the frame (columns: across, up-down; frame-size units).
+
+    How an eye moves between two frames, its local affine map, is ``A_b @ inv(A_a)``: a blink
+    is the second column shrinking. What keypoint jacobians placed on the eyes should follow
+    (``loss_weights.eye_jacobian``).
+    """
+    c, s = np.cos(pose["roll"]), np.sin(pose["roll"])
+    axes = np.diag([0.2 * ident.width * np.cos(pose["yaw"]), 0.14 * ident.height * pose["eyes"] + 0.01])
+    return pose["scale"] * np.array([[c, -s], [s, c]]) @ axes
 
 
 def write_clip(frames: np.ndarray, path: str, layout: str, fps: float = 25.0) -> str:
@@ -349,7 +371,8 @@ def make_dataset(root: str, size: int = 64, identities: tuple[int, int] = (24, 6
     Test identities are never seen in training; ``style`` is one of :data:`STYLES`
     (see :func:`random_identity`). Landmarks go to
     ``root/landmarks/<phase>/<name>.npy`` as (T, 5, 2) pixel coordinates,
-    outside the video folders so readers never mistake them for videos.
+    outside the video folders so readers never mistake them for videos, and the eyes'
+    local frames (:func:`eye_frame`) to ``<name>.eyes.npy`` next to them, (T, 2, 2).
     """
     rng = np.random.default_rng(seed)
     written: dict[str, list[str]] = {"train": [], "test": []}
@@ -360,9 +383,12 @@ def make_dataset(root: str, size: int = 64, identities: tuple[int, int] = (24, 6
             ident = random_identity(rng, style)
             for clip in range(clips_per_identity):
                 name = f"id{number:03d}#clip{clip:02d}"
-                frames, marks = make_clip(ident, rng, num_frames, size)
+                poses = clip_poses(rng, num_frames)
+                frames, marks = render_clip(ident, poses, size)
                 written[phase].append(write_clip(frames, os.path.join(root, phase, name), layout))
                 np.save(os.path.join(root, "landmarks", phase, name + ".npy"), marks)
+                eyes = np.stack([eye_frame(ident, p) for p in poses]).astype(np.float32)
+                np.save(os.path.join(root, "landmarks", phase, name + EYE_FRAMES), eyes)
             number += 1
     return written
 

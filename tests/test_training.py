@@ -244,6 +244,63 @@ def test_keypoint_ownership_is_a_training_term_and_names_bad_indices(tiny_data, 
         trainer.step(next(trainer.loader()))
 
 
+def test_eye_motion_is_the_blink_and_follows_a_horizontal_flip(tiny_data):
+    ident = synthetic.random_identity(np.random.default_rng(4), "varied")
+    pose = {"x": 0.5, "y": 0.5, "roll": 0.3, "scale": 1.1, "yaw": 0.2, "eyes": 0.9, "mouth": 0.3}
+    shut = dict(pose, eyes=0.3)
+    motion = regions.eye_motion(synthetic.eye_frame(ident, pose), synthetic.eye_frame(ident, shut))
+    across = (0.14 * ident.height * 0.3 + 0.01) / (0.14 * ident.height * 0.9 + 0.01)
+    turn = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    np.testing.assert_allclose(motion, turn @ np.diag([1, across]) @ turn.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(regions.eye_motion(synthetic.eye_frame(ident, pose),
+                                                  synthetic.eye_frame(ident, pose)), np.eye(2), atol=1e-6)
+    flip = np.diag([-1.0, 1.0])  # both frames mirrored: the map is conjugated by the flip
+    mirrored = regions.eye_motion(synthetic.eye_frame(ident, pose), synthetic.eye_frame(ident, shut), True)
+    np.testing.assert_allclose(mirrored, flip @ motion @ flip, rtol=1e-5)
+    # the dataset knows which pairs it mirrored: a flip always and never give the two maps
+    spec = dict(frame_shape=(64, 64, 3), eye_frames=True)
+    kept = FramesDataset(tiny_data, **spec)[5]["eye_motion"]
+    flipped = FramesDataset(tiny_data, transforms=[{"name": "PairedRandomHorizontalFlip", "prob": 1.0}],
+                            **spec)[5]["eye_motion"]
+    assert abs(kept[0, 1]) > 1e-3
+    np.testing.assert_allclose(flipped, flip @ kept @ flip, rtol=1e-5)
+
+
+def test_eye_jacobian_is_zero_when_the_eye_keypoints_follow_the_eyes_and_rises_otherwise():
+    rng = np.random.default_rng(0)
+    j_s = rng.normal(size=(2, 3, 2, 2)).astype(np.float32) + 2 * np.eye(2, dtype=np.float32)
+    target = np.array([[[1.0, 0.2], [-0.1, 0.5]], [[0.9, 0.0], [0.0, 1.2]]], np.float32)
+    follows = np.einsum("bij,bkjl->bkil", target, j_s)
+    kp_s, kp_d = {"jacobian": paddle.to_tensor(j_s)}, {"jacobian": paddle.to_tensor(follows)}
+    assert losses.eye_jacobian(kp_s, kp_d, [0, 2], paddle.to_tensor(target)).item() < 1e-5
+    still = {"jacobian": paddle.to_tensor(j_s)}  # the eyes move, the keypoints do not
+    assert losses.eye_jacobian(kp_s, still, [1], paddle.to_tensor(target)).item() == pytest.approx(
+        np.abs(np.eye(2) - target).mean(), rel=1e-4)
+
+
+def test_eye_jacobian_is_a_training_term_and_names_what_it_needs(tiny_data, tmp_path):
+    weights = {"model.train_params.loss_weights.eye_jacobian": 1, "model.train_params.eye_keypoints": [0, 1]}
+    trainer = Trainer(tiny_config(tiny_data, **weights), output_dir=str(tmp_path), progress=False)
+    batch = next(trainer.loader())
+    assert batch["eye_motion"].shape == [trainer.batch_size, 2, 2]
+    assert trainer.step(batch)["eye_jacobian"] > 0
+    bad = dict(weights, **{"model.train_params.eye_keypoints": [99]})
+    trainer = Trainer(tiny_config(tiny_data, **bad), output_dir=str(tmp_path), progress=False)
+    with pytest.raises(PpfomError, match="eye_keypoints"):
+        trainer.step(next(trainer.loader()))
+
+
+def test_eye_jacobian_without_eye_frame_files_is_a_user_error(tmp_path):
+    synthetic.make_dataset(str(tmp_path), size=64, identities=(1, 1), clips_per_identity=1, num_frames=4)
+    for path in (tmp_path / "landmarks" / "train").glob("*" + synthetic.EYE_FRAMES):
+        path.unlink()
+    cfg = tiny_config(str(tmp_path), **{"model.train_params.loss_weights.eye_jacobian": 1,
+                                        "model.train_params.eye_keypoints": [0]})
+    trainer = Trainer(cfg, output_dir=str(tmp_path / "out"), progress=False)
+    with pytest.raises(PpfomError, match="eye_jacobian needs the eyes' frames.*remake the synthetic dataset"):
+        next(trainer.loader())
+
+
 def test_change_weighted_pixel_loss_counts_errors_where_the_frame_changed_more():
     real = np.zeros((1, 3, 4, 4), np.float32)
     real[:, :, 0, 0] = 1.0  # the only pixel the motion changed (the source is all zeros)
@@ -483,7 +540,7 @@ def test_region_weight_without_landmark_files_is_a_user_error(tmp_path):
     synthetic.make_dataset(str(tmp_path), size=64, identities=(1, 1), clips_per_identity=1, num_frames=4)
     cfg = tiny_config(str(tmp_path), **{"model.train_params.region_weight": 5})
     trainer = Trainer(cfg, output_dir=str(tmp_path / "out"), progress=False)
-    marks = min((tmp_path / "landmarks" / "train").iterdir())
+    marks = min(p for p in (tmp_path / "landmarks" / "train").iterdir() if not p.name.endswith(synthetic.EYE_FRAMES))
     np.save(marks, np.zeros((4, 3)))
     with pytest.raises(PpfomError, match="not \\(frames, 5, 2\\)"):
         next(trainer.loader())

@@ -22,7 +22,7 @@ from PIL import Image
 
 from .. import frames as fr
 from ..errors import PpfomError
-from .regions import MissingLandmarks, load_landmarks, region_mask
+from .regions import MissingLandmarks, eye_motion, load_eye_frames, load_landmarks, region_mask
 from .transforms import Compose
 
 log = logging.getLogger("ppfom.training")
@@ -115,12 +115,17 @@ def count_frames(path: str, frame_shape: Sequence[int]) -> int:
     return len(read_video(path, frame_shape))
 
 
+MIRROR_PROBE = np.array([[0, 255]], np.uint8)
+
+
 class FramesDataset:
     """Pairs (source, driving) of frames of one video, as FOM trains on them.
 
     ``dataset[key]`` returns ``{'source': CHW, 'driving': CHW}`` float32 in [0, 1];
     with ``face_regions`` also ``'regions'``, a 1xHxW mask of the driving frame's
-    eyes and mouth (:mod:`.regions`). Other arguments are PaddleGAN's
+    eyes and mouth (:mod:`.regions`); with ``eye_frames`` also ``'eye_motion'`` (2x2), the
+    eyes' true local map from source to driving (synthetic data only).
+    Other arguments are PaddleGAN's
     ``dataset.train`` keys. An unreadable video is
     logged with its path and never sampled again; the sample comes from another.
     """
@@ -128,7 +133,7 @@ class FramesDataset:
     def __init__(self, dataroot: str, frame_shape: Sequence[int] = (256, 256, 3), phase: str = "train",
                  id_sampling: bool = False, num_repeats: int = 1, time_flip: bool = False,
                  transforms: Sequence[dict] | None = None, seed: int = 0, face_regions: bool = False,
-                 **unused):
+                 eye_frames: bool = False, **unused):
         self.root = str(dataroot)
         self.frame_shape = tuple(int(v) for v in frame_shape)
         self.phase = phase
@@ -140,6 +145,8 @@ class FramesDataset:
         self.transform = Compose(transforms)
         self.seed = int(seed)
         self.face_regions = bool(face_regions)
+        self.eye_frames = bool(eye_frames)
+        self._eyes: dict[str, np.ndarray] = {}
         self.bad: set[str] = set()
         self._landmarks: dict[str, tuple[np.ndarray, float]] = {}
 
@@ -186,12 +193,25 @@ class FramesDataset:
         if self.time_flip and rng.random() < 0.5:
             pair, indices = pair[::-1], indices[::-1]
         masks = [self._regions(video, int(indices[1]))] if self.face_regions else []
-        out = self.transform(list(pair), rng, masks)
+        # a left-right probe moved with the frames tells whether they were mirrored
+        out = self.transform(list(pair), rng, masks + [MIRROR_PROBE] * self.eye_frames)
         source, driving = fr.to_nchw(np.stack(out[:2]))
         item = {"source": source, "driving": driving}
         if masks:
             item["regions"] = (out[2][None] > 127).astype(np.float32)
+        if self.eye_frames:
+            mirrored = bool(out[-1][0, 0] > out[-1][0, 1])
+            item["eye_motion"] = eye_motion(*self._eye_frames(video, [int(i) for i in indices]), mirrored)
         return item
+
+    def _eye_frames(self, video: str, indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        if video not in self._eyes:
+            self._eyes[video] = load_eye_frames(self.root, self.phase, video)
+        eyes = self._eyes[video]
+        if max(indices) >= len(eyes):
+            raise MissingLandmarks(f"the eye-frame file of '{video}' has {len(eyes)} frames, the video more: "
+                                   "remake it")
+        return eyes[indices[0]], eyes[indices[1]]
 
     def _video_landmarks(self, video: str) -> tuple[np.ndarray, float]:
         """A video's landmarks and their scale to ``frame_shape``, read once (a width may cost a decode)."""

@@ -219,6 +219,21 @@ def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Se
     return loss.mean()
 
 
+def eye_jacobian(kp_source: dict, kp_driving: dict, indices: Sequence[int], target: paddle.Tensor) -> paddle.Tensor:
+    """Not in FOM: keypoints ``indices`` (ones placed on the eyes) made to follow the eyes' true motion.
+
+    ``target`` (B, 2, 2) is the eyes' local map from source to driving (``regions.eye_motion``);
+    the keypoints' relative jacobian ``J_d inv(J_s)`` is pulled to it. Reconstruction alone never
+    asks an eye keypoint to narrow: while its share of the motion mask also holds the brows,
+    narrowing tears them and costs more than the blink gains, and the mask never lets go of the
+    brows while the keypoint does not narrow. This breaks the circle from the keypoints' side.
+    """
+    chosen = paddle.to_tensor([int(i) for i in indices], dtype="int64")
+    j_s = paddle.index_select(kp_source["jacobian"], chosen, axis=1)  # (B, n, 2, 2)
+    j_d = paddle.index_select(kp_driving["jacobian"], chosen, axis=1)
+    return paddle.abs(paddle.matmul(j_d, inverse_2x2(j_s)) - target.unsqueeze(1)).mean()
+
+
 def generator_gan_loss(fake_maps: dict, scales: Sequence) -> paddle.Tensor:
     return sum(((1 - fake_maps[f"prediction_map_{s}"]) ** 2).mean() for s in scales)
 

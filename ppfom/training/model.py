@@ -44,8 +44,10 @@ class GeneratorFull(nn.Layer):
                              "True: turn it on or remove the occlusion weight")
 
     def forward(self, source: paddle.Tensor, driving: paddle.Tensor, rng: np.random.Generator,
-                regions: paddle.Tensor | None = None) -> tuple[dict[str, paddle.Tensor], dict]:
-        """``regions``: Bx1xHxW eye and mouth boxes of the driving frames, for ``region_weight``."""
+                regions: paddle.Tensor | None = None, eye_motion: paddle.Tensor | None = None
+                ) -> tuple[dict[str, paddle.Tensor], dict]:
+        """``regions``: Bx1xHxW eye and mouth boxes of the driving frames, for ``region_weight``;
+        ``eye_motion``: (B, 2, 2) the eyes' true local map (``regions.eye_motion``), for ``eye_jacobian``."""
         w = self.weights
         # grid_sample's backward needs the warped image to take gradients when its grid does.
         source.stop_gradient = False
@@ -83,7 +85,23 @@ class GeneratorFull(nn.Layer):
                 kp_driving, distance)
         if float(w.get("keypoint_ownership", 0)):  # not in FOM: see losses.keypoint_ownership
             out["keypoint_ownership"] = self._ownership_term(generated, kp_driving)
+        if float(w.get("eye_jacobian", 0)):  # not in FOM: see losses.eye_jacobian
+            out["eye_jacobian"] = self._eye_term(kp_source, kp_driving, eye_motion)
         return out, generated
+
+    def _eye_term(self, kp_source: dict, kp_driving: dict, eye_motion: paddle.Tensor | None) -> paddle.Tensor:
+        """``train_params.eye_keypoints`` (ones placed on the eyes) made to follow the eyes' true motion."""
+        indices = self.train_params.get("eye_keypoints") or []
+        num_kp = kp_driving["value"].shape[1]
+        if not indices or not all(0 <= int(i) < num_kp for i in indices):
+            raise PpfomError(f"model.train_params.loss_weights.eye_jacobian needs train_params.eye_keypoints: "
+                             f"a list of keypoint indices below {num_kp}, got {indices!r}")
+        if "jacobian" not in kp_driving or eye_motion is None:
+            raise PpfomError("model.train_params.loss_weights.eye_jacobian needs estimate_jacobian: True and a "
+                             "synthetic dataset with eye frames (tools/make_synthetic_dataset.py): "
+                             "remove eye_jacobian otherwise")
+        return float(self.weights["eye_jacobian"]) * losses.eye_jacobian(kp_source, kp_driving, indices,
+                                                                         eye_motion)
 
     def _ownership_term(self, generated: dict, kp_driving: dict) -> paddle.Tensor:
         """``train_params.owned_keypoints`` (e.g. ones placed on the eyes) made to own the mask around them."""

@@ -60,3 +60,26 @@ def region_mask(marks: np.ndarray, shape: tuple[int, int], scale: float = 1.0) -
         y0, y1 = int(np.floor(centre[1] - half)), int(np.ceil(centre[1] + half)) + 1
         mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = 255
     return mask
+
+
+def load_eye_frames(root: str, phase: str, video: str) -> np.ndarray:
+    """The ``(frames, 2, 2)`` eye frames of one synthetic video (``synthetic.eye_frame``)."""
+    path = landmark_file(root, phase, video)[:-len(".npy")] + ".eyes.npy"
+    if not os.path.isfile(path):
+        raise MissingLandmarks(f"model.train_params.loss_weights.eye_jacobian needs the eyes' frames, and "
+                               f"'{path}' does not exist: remake the synthetic dataset "
+                               "(tools/make_synthetic_dataset.py writes them) or remove eye_jacobian")
+    frames = np.load(path)
+    if frames.ndim != 3 or frames.shape[1:] != (2, 2):
+        raise MissingLandmarks(f"eye-frame file '{path}' holds shape {frames.shape}, not (frames, 2, 2)")
+    return frames
+
+
+def eye_motion(frame_from: np.ndarray, frame_to: np.ndarray, mirrored: bool = False) -> np.ndarray:
+    """The eyes' local map from one frame to the other, ``A_to @ inv(A_from)`` (2, 2), as the
+    keypoints' relative jacobian ``J_to @ inv(J_from)`` should be; ``mirrored``: both frames were
+    flipped horizontally, which conjugates it by ``diag(-1, 1)`` (the off-diagonal changes sign)."""
+    motion = frame_to @ np.linalg.inv(frame_from)
+    if mirrored:
+        motion = motion * np.array([[1.0, -1.0], [-1.0, 1.0]])
+    return motion.astype(np.float32)

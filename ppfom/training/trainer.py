@@ -102,7 +102,8 @@ class Trainer:
         spec = dict(self.cfg["dataset"]["train"])
         regions = any(float(self.train_params.get(k, 0)) > 0  # eye and mouth boxes (regions.py)
                       for k in ("region_weight", "region_dark_weight"))
-        self.dataset = FramesDataset(seed=self.seed, face_regions=regions, **spec)
+        eyes = float(self.train_params.get("loss_weights", {}).get("eye_jacobian", 0)) > 0
+        self.dataset = FramesDataset(seed=self.seed, face_regions=regions, eye_frames=eyes, **spec)
         self.batch_size = int(spec.get("batch_size", 1))
         self.num_workers = int(spec.get("num_workers", 0) if num_workers is None else num_workers)
         probe = EpochSampler(len(self.dataset), self.batch_size, self.seed, self.rank, self.world)
@@ -129,7 +130,8 @@ class Trainer:
         """Batches of ``{'source', 'driving'}`` (and ``'regions'``) from the current iteration on, endlessly."""
         sampler = EpochSampler(len(self.dataset), self.batch_size, self.seed, self.rank, self.world,
                                start_iter=self.iter)
-        keys = ("source", "driving", "regions") if self.dataset.face_regions else ("source", "driving")
+        keys = ("source", "driving") + ("regions",) * self.dataset.face_regions \
+            + ("eye_motion",) * self.dataset.eye_frames
         if self.num_workers == 0:
             for batch in sampler:
                 items = [self.dataset[k] for k in batch]
@@ -175,6 +177,9 @@ class Trainer:
         # Same-frame pairs keep their driving frame's regions: their error is small everywhere anyway.
         # (passed only when asked for: distillation's generator step takes no regions)
         extra = {"regions": batch["regions"]} if "regions" in batch else {}
+        if "eye_motion" in batch:  # a frame driving itself: the eyes do not move
+            still = paddle.eye(2, dtype=batch["eye_motion"].dtype).expand(batch["eye_motion"].shape)
+            extra["eye_motion"] = self._with_same_frame_pairs(batch["eye_motion"], batch["eye_motion"], still)
         terms, generated = self.gen_full(batch["source"], driving, rng, **extra)
         loss = paddle.add_n([v.reshape([1]) for v in terms.values()])
         loss.backward()
@@ -196,21 +201,24 @@ class Trainer:
         values["loss"] = sum(v for k, v in values.items() if k != "disc_gan")
         return dist.mean_over_processes(values)
 
-    def _with_same_frame_pairs(self, source: paddle.Tensor, driving: paddle.Tensor) -> paddle.Tensor:
+    def _with_same_frame_pairs(self, source: paddle.Tensor, driving: paddle.Tensor,
+                               itself: paddle.Tensor | None = None) -> paddle.Tensor:
         """``train_params.same_frame_fraction``: that share of each batch is driven by its own source.
 
         Not in FOM. With identical keypoints the warp is exactly the identity, so these pairs teach
         the generator to reproduce what it is given (and to trust it: occlusion near 1) long
         before the keypoints are good enough for other pairs to teach that; a small model
-        otherwise hedges with a blur even on a clip's first frame.
+        otherwise hedges with a blur even on a clip's first frame. ``itself``: what those pairs
+        take instead of ``source`` (a per-pair target rather than a frame).
         """
         share = float(self.train_params.get("same_frame_fraction", 0))
         if not 0 <= share <= 1:
             raise PpfomError(f"model.train_params.same_frame_fraction is {share}: use a share from 0 to 1")
         count = round(share * source.shape[0])
+        first = source if itself is None else itself
         if count == 0:
             return driving
-        return paddle.concat([source[:count], driving[count:]]) if count < source.shape[0] else source
+        return paddle.concat([first[:count], driving[count:]]) if count < source.shape[0] else first
 
     def _update(self, net: str) -> None:
         params = self.nets[net].parameters()
