@@ -258,7 +258,7 @@ def test_eye_motion_is_the_blink_and_follows_a_horizontal_flip(tiny_data):
     mirrored = regions.eye_motion(synthetic.eye_frame(ident, pose), synthetic.eye_frame(ident, shut), True)
     np.testing.assert_allclose(mirrored, flip @ motion @ flip, rtol=1e-5)
     # the dataset knows which pairs it mirrored: a flip always and never give the two maps
-    spec = dict(frame_shape=(64, 64, 3), eye_frames=True)
+    spec = {"frame_shape": (64, 64, 3), "eye_frames": True}
     kept = FramesDataset(tiny_data, **spec)[5]["eye_motion"]
     flipped = FramesDataset(tiny_data, transforms=[{"name": "PairedRandomHorizontalFlip", "prob": 1.0}],
                             **spec)[5]["eye_motion"]
