@@ -853,9 +853,13 @@ def test_train_cli_and_evaluate_cli(tiny_data, tmp_path, capsys):
 
 
 def _tool(name: str):
+    return _module(ROOT / "tools" / f"{name}.py")
+
+
+def _module(path: Path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -911,9 +915,9 @@ ASSETS = ROOT / "ppfom" / "assets"
 
 
 def test_bundled_config_is_the_config_it_was_trained_with():
-    """synthetic64.yaml repeats configs/firstorder_synthetic_varied_decoder.yaml (its header says so)."""
+    """synthetic64.yaml repeats configs/firstorder_synthetic_varied_blink.yaml (its header says so)."""
     assert load_config(ASSETS / "synthetic64.yaml") == load_config(
-        ROOT / "configs" / "firstorder_synthetic_varied_decoder.yaml")
+        ROOT / "configs" / "firstorder_synthetic_varied_blink.yaml")
 
 
 def test_bundled_model_animates_the_synthetic_demo(tmp_path):
@@ -993,6 +997,9 @@ def test_demo_strip_lays_out_square_and_group_results(tmp_path):
 
 
 HELDOUT_SEED = 11  # training data uses seed 0 (configs/firstorder_synthetic*.yaml): these faces are new
+# The bundled model's blink on them (README): 0.62 of the eye white left where the truth keeps 0.61 and
+# stage 6 kept 0.74; the keypoint holding the eyes stretches 0.86 (stage 6: 0.95).
+BLINK_RESULT, BLINK_KEYPOINTS = 0.70, 0.90
 
 
 def heldout_clips(style: str, identities: int = 4, clips: int = 2, frames: int = 32) -> list[np.ndarray]:
@@ -1021,7 +1028,7 @@ def bundled_reenactment() -> dict:
 
 
 def test_bundled_model_reenacts_unseen_faces_as_the_readme_says(bundled_reenactment):
-    """The README's figures for the bundled model (0.0223 and 1.02), with a little room."""
+    """The README's figures for the bundled model (0.0222 and 1.03), with a little room."""
     assert bundled_reenactment["l1"] <= 0.0235, bundled_reenactment
     assert bundled_reenactment["sharpness"] >= 0.9, bundled_reenactment
 
@@ -1031,6 +1038,23 @@ def test_bundled_model_reenacts_unseen_faces_sharply(bundled_reenactment):
     (L1 <= 0.025) and as sharp as the real frames (mean gradient magnitude >= 0.85 of theirs)."""
     assert bundled_reenactment["l1"] <= 0.025, bundled_reenactment
     assert bundled_reenactment["sharpness"] >= 0.85, bundled_reenactment
+
+
+def test_bundled_model_narrows_the_eyes_when_the_driving_face_closes_them(monkeypatch):
+    """Issue #16: a blink reaches the result. benchmarks/blink_geometry.py's measure on unseen faces: the
+    driving frame half closes the eyes (0.9 to 0.45: 0.60 of the eye white left); stage 6 kept 0.78
+    of it and its keypoint at the eyes stretched 0.94."""
+    from ppfom.predictor import FirstOrderPredictor
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    blink = _module(ROOT / "benchmarks" / "blink_geometry.py")
+    predictor = FirstOrderPredictor(config=str(ASSETS / "synthetic64.yaml"),
+                                    weight_path=str(ASSETS / "synthetic64.pdparams"), image_size=64,
+                                    relative=False, backend="dygraph")
+    rng = np.random.default_rng(HELDOUT_SEED)
+    rows = [blink.measure(predictor, synthetic.random_identity(rng, "varied")) for _ in range(8)]
+    result, keypoints = (float(np.mean([r[k] for r in rows])) for k in ("result", "keypoints"))
+    assert result <= BLINK_RESULT and keypoints <= BLINK_KEYPOINTS, (result, keypoints)
 
 
 def test_cartoon_landmark_detector_finds_true_landmarks():
