@@ -124,10 +124,9 @@ class FramesDataset:
     ``dataset[key]`` returns ``{'source': CHW, 'driving': CHW}`` float32 in [0, 1];
     with ``face_regions`` also ``'regions'``, a 1xHxW mask of the driving frame's
     eyes and mouth (:mod:`.regions`); with ``eye_frames`` also ``'eye_motion'`` (2x2), the
-    eyes' true local map from source to driving (synthetic data only).
-    Other arguments are PaddleGAN's
-    ``dataset.train`` keys. An unreadable video is
-    logged with its path and never sampled again; the sample comes from another.
+    eyes' true local map from source to driving (synthetic data only). Other arguments are
+    PaddleGAN's ``dataset.train`` keys. An unreadable video is logged with its path and never
+    sampled again; the sample comes from another.
     """
 
     def __init__(self, dataroot: str, frame_shape: Sequence[int] = (256, 256, 3), phase: str = "train",

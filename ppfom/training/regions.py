@@ -1,4 +1,5 @@
-"""Eye and mouth boxes from a dataset's landmark files, to weight the pixel loss there.
+"""Eye and mouth boxes from a dataset's landmark files, to weight the pixel loss there, and the
+eyes' local motion from the synthetic data's eye-frame files, for ``loss_weights.eye_jacobian``.
 
 Not in FOM. Blinks and an opening mouth change a few percent of a frame, so an
 error over the whole frame barely sees them: a model that keeps the mouth shut

@@ -127,7 +127,8 @@ class Trainer:
                                                          parameters=self.nets[net].parameters())
 
     def loader(self):
-        """Batches of ``{'source', 'driving'}`` (and ``'regions'``) from the current iteration on, endlessly."""
+        """Batches of ``{'source', 'driving'}`` (and ``'regions'``, ``'eye_motion'``) from the current
+        iteration on, endlessly."""
         sampler = EpochSampler(len(self.dataset), self.batch_size, self.seed, self.rank, self.world,
                                start_iter=self.iter)
         keys = ("source", "driving") + ("regions",) * self.dataset.face_regions \
