@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -1046,7 +1047,8 @@ def test_bundled_model_narrows_the_eyes_when_the_driving_face_closes_them(monkey
     of it and its keypoint at the eyes stretched 0.94."""
     from ppfom.predictor import FirstOrderPredictor
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    # blink_geometry imports its sibling cartoon_probe (syspath_prepend trips over pkg_resources)
+    monkeypatch.setattr(sys, "path", [str(ROOT / "benchmarks"), *sys.path])
     blink = _module(ROOT / "benchmarks" / "blink_geometry.py")
     predictor = FirstOrderPredictor(config=str(ASSETS / "synthetic64.yaml"),
                                     weight_path=str(ASSETS / "synthetic64.pdparams"), image_size=64,
