@@ -220,7 +220,7 @@ def keypoint_ownership(mask: paddle.Tensor, kp_value: paddle.Tensor, indices: Se
 
 
 def eye_jacobian(kp_source: dict, kp_driving: dict, indices: Sequence[int], target: paddle.Tensor) -> paddle.Tensor:
-    """Not in FOM: keypoints ``indices`` (ones placed on the eyes) made to follow the eyes' true motion.
+    """Not in FOM: keypoints ``indices`` (ones whose mask share holds the eyes) made to follow their true motion.
 
     ``target`` (B, 2, 2) is the eyes' local map from source to driving (``regions.eye_motion``);
     the keypoints' relative jacobian ``J_d inv(J_s)`` is pulled to it. Reconstruction alone never

@@ -90,7 +90,7 @@ class GeneratorFull(nn.Layer):
         return out, generated
 
     def _eye_term(self, kp_source: dict, kp_driving: dict, eye_motion: paddle.Tensor | None) -> paddle.Tensor:
-        """``train_params.eye_keypoints`` (ones placed on the eyes) made to follow the eyes' true motion."""
+        """``train_params.eye_keypoints`` (ones holding the eyes) made to follow the eyes' true motion."""
         indices = self.train_params.get("eye_keypoints") or []
         num_kp = kp_driving["value"].shape[1]
         if not indices or not all(0 <= int(i) < num_kp for i in indices):

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from ..errors import PpfomError
+from ..synthetic import EYE_FRAMES
 
 
 class MissingLandmarks(PpfomError):
@@ -65,7 +66,7 @@ def region_mask(marks: np.ndarray, shape: tuple[int, int], scale: float = 1.0) -
 
 def load_eye_frames(root: str, phase: str, video: str) -> np.ndarray:
     """The ``(frames, 2, 2)`` eye frames of one synthetic video (``synthetic.eye_frame``)."""
-    path = landmark_file(root, phase, video)[:-len(".npy")] + ".eyes.npy"
+    path = landmark_file(root, phase, video)[:-len(".npy")] + EYE_FRAMES
     if not os.path.isfile(path):
         raise MissingLandmarks(f"model.train_params.loss_weights.eye_jacobian needs the eyes' frames, and "
                                f"'{path}' does not exist: remake the synthetic dataset "
